@@ -1,0 +1,97 @@
+"""The generic CSV format, on exact fixtures, broken variants included."""
+import numpy as np
+import pytest
+from conftest import write
+
+from train.dataset import DataConfig, prepare
+from train.load_csv import load_csv_file, load_csv_folder
+from train.recording import DataError
+
+HEADER = "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],activity\n"
+
+
+def rows(n, start_ms=0, step_ms=20, activity="walk"):
+    return "".join(f"{start_ms + i * step_ms},{i},{-i},0.5,{activity}\n" for i in range(n))
+
+
+def test_reads_channels_units_rate_and_unlabelled(tmp_path):
+    path = write(tmp_path / "alice.csv", HEADER + rows(3) + "60,1,1,1,\n" + rows(2, 80, activity="sit"))
+    (rec,), report = load_csv_file(path)
+    assert rec.subject == "alice"
+    assert rec.channels == ("acc_x", "acc_y", "acc_z") and rec.units == ("g", "g", "g")
+    assert rec.sample_rate_hz == pytest.approx(50.0)
+    assert rec.label_names == ("walk", "sit")
+    assert rec.labels.tolist() == [0, 0, 0, -1, 1, 1]
+    np.testing.assert_array_equal(rec.samples[:3, 0], [0, 1, 2])
+    assert "50.00 Hz from timestamps, jitter 0.0%" in report.notes[0]
+
+
+def test_jitter_is_reported(tmp_path):
+    times = [0, 19, 41, 60, 80, 99]
+    text = HEADER + "".join(f"{t},0,0,0,walk\n" for t in times)
+    _, report = load_csv_file(write(tmp_path / "j.csv", text))
+    assert "jitter" in report.notes[0] and "jitter 0.0%" not in report.notes[0]
+
+
+def test_subject_column_splits_recordings(tmp_path):
+    text = "timestamp_ms,x,y,activity,subject\n0,1,2,a,s1\n20,1,2,a,s1\n0,3,4,b,s2\n20,3,4,b,s2\n"
+    recs, _ = load_csv_file(write(tmp_path / "two.csv", text))
+    assert [r.subject for r in recs] == ["s1", "s2"]
+
+
+def test_non_monotonic_timestamps_name_the_line(tmp_path):
+    path = write(tmp_path / "bad.csv", HEADER + "0,1,1,1,walk\n20,1,1,1,walk\n20,1,1,1,walk\n")
+    with pytest.raises(DataError, match=r"bad.csv, line 4, field 'timestamp_ms': timestamp 20 ms is not after"):
+        load_csv_file(path)
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("40,1,1,walk\n", r"line 4: 4 fields, expected 5"),
+        ("40,1,x,1,walk\n", r"line 4, field 'acc_y\[g\]': 'x' is not a number"),
+        ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite"),
+        ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite"),
+    ],
+)
+def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message):
+    path = write(tmp_path / "broken.csv", HEADER + rows(2) + row + rows(2, 60))
+    with pytest.raises(DataError, match=message):
+        load_csv_file(path)
+    (rec,), report = load_csv_file(path, skip_bad_rows=True)
+    assert len(rec.samples) == 4
+    assert report.rows_skipped == {"malformed row": 1}
+    assert "line 4" in report.examples[0]
+
+
+def test_missing_columns_and_empty_files(tmp_path):
+    with pytest.raises(DataError, match="header has no 'activity' column"):
+        load_csv_file(write(tmp_path / "a.csv", "timestamp_ms,x\n0,1\n"))
+    with pytest.raises(DataError, match="empty file"):
+        load_csv_file(write(tmp_path / "b.csv", ""))
+    with pytest.raises(DataError, match="no data rows"):
+        load_csv_file(write(tmp_path / "c.csv", HEADER))
+    with pytest.raises(DataError, match="no .csv files: empty dataset"):
+        (tmp_path / "nothing").mkdir()
+        load_csv_folder(tmp_path / "nothing")
+
+
+def test_resampling_to_a_target_rate(tmp_path):
+    text = HEADER + "".join(f"{i * 10},{i},0,0,{'walk' if i < 6 else 'sit'}\n" for i in range(11))  # 100 Hz
+    (rec,), _ = load_csv_file(write(tmp_path / "r.csv", text), resample_hz=50)
+    assert rec.sample_rate_hz == 50
+    np.testing.assert_allclose(rec.samples[:, 0], [0, 2, 4, 6, 8, 10])
+    assert [rec.label_names[i] for i in rec.labels] == ["walk"] * 3 + ["sit"] * 3
+
+
+def test_a_folder_prepares_into_subject_splits(tmp_path):
+    rng = np.random.default_rng(0)
+    for subject in ["ann", "bob", "cid", "dan", "eve"]:
+        lines = [f"{i * 20},{rng.normal()},{rng.normal()},{rng.normal()},{'walk' if i < 300 else 'sit'}" for i in range(600)]
+        write(tmp_path / f"{subject}.csv", HEADER + "\n".join(lines) + "\n")
+    prepared = prepare(DataConfig(path=str(tmp_path), format="csv", window="2s", stride="1s", test_subjects=["eve"]))
+    assert prepared.contract.window == 100 and prepared.contract.stride == 50
+    assert sorted(prepared.contract.class_names) == ["sit", "walk"]
+    assert set(prepared.splits["test"].subjects) == {"eve"}
+    assert len(prepared.splits["validation"]) > 0
+    assert prepared.summary["sample_rates_hz"] == [50.0]

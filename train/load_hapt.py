@@ -1,0 +1,141 @@
+"""UCI HAPT raw layout: RawData/acc_expXX_userYY.txt, gyro_..., labels.txt, and activity_labels.txt.
+
+Read from the unpacked folder or from a .tar.xz of that folder (the embedded default), with the same code.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from train.recording import UNLABELLED, DataError, LoadReport, Recording
+
+SAMPLE_RATE_HZ = 50.0
+CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+FILE_RE = re.compile(r"RawData/(acc|gyro)_exp(\d+)_user(\d+)\.txt$")
+
+# The UCI HAR official split holds out these users as the test set.
+UCI_HAR_TEST_SUBJECTS = ("2", "4", "9", "10", "12", "13", "18", "20", "24")
+# Validation users of the baselines in shared/STACK.md, kept so our figures compare with theirs.
+VALIDATION_SUBJECTS = ("5", "15", "25")
+DAILY_ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
+
+
+def _read_files(path: Path) -> dict[str, bytes]:
+    """Every file of the layout, keyed by its path relative to the dataset root."""
+    if path.is_dir():
+        return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    if path.name.endswith(".tar.xz"):
+        _verify_archive(path)
+        with tarfile.open(path, "r:xz") as archive:
+            return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+    raise DataError(str(path), "not a HAPT folder or .tar.xz archive")
+
+
+def _verify_archive(path: Path) -> None:
+    """Check the archive against the checksum shipped beside it, so a damaged copy never trains a model."""
+    sums = path.with_name(path.name + ".sha256")
+    if not sums.exists():
+        return
+    expected = sums.read_text().split()[0]
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise DataError(str(path), f"SHA-256 is {actual}, expected {expected} from {sums.name}; the copy is damaged")
+
+
+def _parse_matrix(data: bytes, source: str, columns: int) -> np.ndarray:
+    """Whitespace-separated floats, `columns` per line; on any defect find and name the bad line."""
+    try:
+        values = np.array(data.split(), dtype=np.float32)
+        if values.size % columns == 0 and values.size // columns == data.count(b"\n") + (not data.endswith(b"\n")):
+            matrix = values.reshape(-1, columns)
+            if np.isfinite(matrix).all():
+                return matrix
+    except ValueError:
+        pass
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        fields = line.split()
+        if len(fields) != columns:
+            raise DataError(source, f"{len(fields)} fields, expected {columns}", line=number)
+        for col, text in enumerate(fields):
+            try:
+                value = float(text)
+            except ValueError:
+                raise DataError(source, f"'{text}' is not a number", line=number, field=f"column {col + 1}") from None
+            if not np.isfinite(value):
+                raise DataError(source, f"value {text} is not finite", line=number, field=f"column {col + 1}")
+    raise DataError(source, "unreadable matrix")
+
+
+def _parse_activity_names(data: bytes, source: str) -> dict[int, str]:
+    names = {}
+    for number, line in enumerate(data.decode().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DataError(source, "expected 'id NAME'", line=number)
+        names[int(parts[0])] = parts[1]
+    return names
+
+
+def load_hapt(path: str | Path) -> tuple[list[Recording], LoadReport]:
+    """One Recording per experiment (acc and gyro joined), labelled from labels.txt segments."""
+    path = Path(path)
+    files = _read_files(path)
+    report = LoadReport()
+    for required in ("activity_labels.txt", "RawData/labels.txt"):
+        if required not in files:
+            raise DataError(str(path), f"missing {required}")
+    activity_names = _parse_activity_names(files["activity_labels.txt"], f"{path}/activity_labels.txt")
+    label_names = tuple(activity_names[i] for i in sorted(activity_names))
+    label_of_activity = {a: i for i, a in enumerate(sorted(activity_names))}
+
+    experiments: dict[int, dict] = {}
+    for name, data in files.items():
+        match = FILE_RE.search(name)
+        if match:
+            sensor, exp, user = match.group(1), int(match.group(2)), str(int(match.group(3)))
+            experiments.setdefault(exp, {"user": user})[sensor] = _parse_matrix(data, f"{path}/{name}", 3)
+    if not experiments:
+        raise DataError(str(path), "no RawData/acc_expXX_userYY.txt files: empty dataset")
+
+    labels = {exp: np.full(len(e.get("acc", ())), UNLABELLED, np.int16) for exp, e in experiments.items()}
+    segments_source = f"{path}/RawData/labels.txt"
+    segments = _parse_matrix(files["RawData/labels.txt"], segments_source, 5).astype(np.int64)
+    for number, (exp, user, activity, start, end) in enumerate(segments, start=1):
+        if exp not in experiments or experiments[exp]["user"] != str(user):
+            raise DataError(segments_source, f"experiment {exp} of user {user} has no data files", line=number)
+        if activity not in label_of_activity:
+            raise DataError(segments_source, f"unknown activity id {activity}", line=number, field="activity")
+        if not 1 <= start <= end <= len(labels[exp]):
+            raise DataError(segments_source, f"segment {start}-{end} outside 1-{len(labels[exp])}", line=number)
+        labels[exp][start - 1 : end] = label_of_activity[activity]  # 1-based, inclusive
+
+    recordings = []
+    for exp in sorted(experiments):
+        e = experiments[exp]
+        source = f"{path}/RawData/*_exp{exp:02d}_user{int(e['user']):02d}.txt"
+        if "acc" not in e or "gyro" not in e:
+            raise DataError(source, "needs both an acc and a gyro file")
+        if len(e["acc"]) != len(e["gyro"]):
+            raise DataError(source, f"acc has {len(e['acc'])} rows but gyro has {len(e['gyro'])}")
+        report.rows_read += len(e["acc"])
+        recordings.append(
+            Recording(
+                source=source,
+                subject=e["user"],
+                sample_rate_hz=SAMPLE_RATE_HZ,
+                channels=CHANNELS,
+                units=UNITS,
+                samples=np.hstack([e["acc"], e["gyro"]]),
+                labels=labels[exp],
+                label_names=label_names,
+            )
+        )
+    report.notes.append(f"{len(recordings)} experiments, {len(segments)} labelled segments")
+    return recordings, report
