@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 EPILOG = "Run `har COMMAND --help` for the options of each stage."
 
@@ -30,12 +31,12 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--skip-bad-rows", action="store_true", help="CSV: count and skip malformed rows")
 
 
-def data_config_from_args(args: argparse.Namespace):
-    """The [data] table of --config, overridden by any data option given on the command line."""
-    from train.config import load_config
-    from train.dataset import DataConfig
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The config file's tables ([data], [model], [train]), overridden by options given on the command line."""
+    from train.config import SECTIONS, load_config
 
-    data = load_config(args.config)["data"] if args.config else {}
+    config = load_config(args.config) if args.config else {section: {} for section in SECTIONS}
+    data = config["data"]
     for key in ("format", "resample_hz"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
@@ -52,7 +53,29 @@ def data_config_from_args(args: argparse.Namespace):
             data[key] = [v.strip() for v in value.split(",") if v.strip()]
     if args.skip_bad_rows:
         data["skip_bad_rows"] = True
-    return DataConfig.from_dict(data)
+    for assignment in getattr(args, "set", None) or []:
+        key, _, value = assignment.partition("=")
+        section, _, name = key.partition(".")
+        if section not in SECTIONS or not name or not _:
+            raise ValueError(f"--set expects SECTION.KEY=VALUE with SECTION one of {SECTIONS}, not '{assignment}'")
+        config[section][name] = _parse_value(value)
+    return config
+
+
+def _parse_value(text: str):
+    """A --set value as TOML would read it (numbers, booleans, strings, lists), else the plain string."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def data_config_from_args(args: argparse.Namespace):
+    from train.dataset import DataConfig
+
+    return DataConfig.from_dict(config_from_args(args)["data"])
 
 
 def cmd_data_summary(args: argparse.Namespace) -> int:
@@ -69,6 +92,54 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
         print(format_summary(prepared.summary))
         print(f"\nloaded and windowed in {elapsed:.1f} s")
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    for key, section, name in (
+        ("model", "model", "family"), ("epochs", "train", "epochs"), ("seed", "train", "seed"),
+        ("batch_size", "train", "batch_size"), ("learning_rate", "train", "learning_rate"),
+        ("target_column", "data", "target_column"),
+    ):
+        if getattr(args, key) is not None:
+            config[section][name] = getattr(args, key)
+    if args.task == "regression" and not config["data"].get("target_column"):
+        raise ValueError("--task regression needs --target-column (a numeric column of the CSV files)")
+    if args.task == "classification" and config["data"].get("target_column"):
+        raise ValueError("a target column trains a regression model: pass --task regression")
+
+    from train.evaluate import evaluate_run
+    from train.fit import RunConfig, train_run
+
+    run_config = RunConfig.from_dict(config)
+    name = args.name or f"{run_config.family}-seed{run_config.train.seed}"
+    run = train_run(run_config, name, Path(args.runs), overwrite=args.overwrite)
+    metrics = evaluate_run(run)
+    print(f"\n{run}: " + _headline(metrics))
+    print(f"report: {run / 'evaluation' / 'report.md'}; TensorBoard: tensorboard --logdir {run / 'logs'}")
+    return 0
+
+
+def _headline(metrics: dict) -> str:
+    if "mae" in metrics:
+        return f"test MAE {metrics['mae']:.4f}, RMSE {metrics['rmse']:.4f}"
+    return f"test accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}, {metrics['params']:,} parameters"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from train.evaluate import evaluate_run
+
+    metrics = evaluate_run(args.run)
+    print(Path(args.run).name + ": " + _headline(metrics))
+    report = Path(args.run) / "evaluation" / "report.md"
+    print(report.read_text() if report.exists() else "")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import bench
+
+    return bench.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +162,55 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(summary)
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
     summary.set_defaults(func=cmd_data_summary)
+
+    train = stages.add_parser(
+        "train",
+        help="train a model into runs/NAME/",
+        description="Train one model. Every hyperparameter lives in the config file (--config; [data], [model], "
+        "[train] tables, see configs/default.toml); options here override it. The run folder gets the resolved "
+        "config, the preprocessing contract, the data summary, checkpoints (best by validation macro-F1, or "
+        "every epoch), TensorBoard logs and, at the end, the test-subject evaluation. Rerunning the same "
+        "command after a crash or Ctrl-C resumes from the last completed epoch.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  har train --config configs/default.toml\n  har train --model lstm --epochs 30 --name lstm\n"
+        "  har train --set model.filters=[16,32,32] --set train.class_weights='none'\n"
+        "  har train --data recordings/ --format csv --task regression --target-column speed",
+    )
+    add_data_options(train)
+    group = train.add_argument_group("model and training")
+    group.add_argument("--model", choices=["cnn", "mlp", "lstm", "convlstm"], help="model family (default cnn)")
+    group.add_argument("--name", help="run name, the folder under --runs (default FAMILY-seedN)")
+    group.add_argument("--runs", default="runs", help="folder of all runs (default runs/)")
+    group.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner; default 60)")
+    group.add_argument("--batch-size", type=int, help="default 64")
+    group.add_argument("--learning-rate", type=float, help="Adam's initial rate, cosine-decayed (default 0.002)")
+    group.add_argument("--seed", type=int, help="seed for weights, shuffling and augmentation (default 0)")
+    group.add_argument("--task", choices=["classification", "regression"], default="classification",
+                       help="regression predicts the window mean of --target-column (CSV data)")
+    group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
+    group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                       help="override any config value, e.g. --set train.patience=30 (repeatable)")
+    group.add_argument("--overwrite", action="store_true", help="replace a finished run of the same name")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = stages.add_parser(
+        "evaluate",
+        help="score a run on its test subjects",
+        description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix (JSON, PNG, text) "
+        "of a trained run on its test subjects, with a Markdown report, all written to RUN/evaluation/.",
+    )
+    evaluate.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    bench = stages.add_parser(
+        "bench",
+        help="train the four families on HAPT and write BENCHMARKS.md",
+        description="Train the four model families on the embedded HAPT data with the UCI HAR split (and the "
+        "default CNN over several seeds), then write the results table to BENCHMARKS.md and bench/results.json.",
+    )
+    bench.add_argument("--seeds", type=int, default=3, help="seeds of the default CNN (default 3)")
+    bench.add_argument("--quick", action="store_true", help="a few epochs only, to check the command works")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

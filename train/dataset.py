@@ -105,8 +105,10 @@ def _pick(subjects: list[str], fraction: float, rng: np.random.Generator) -> lis
     return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=lambda s: (len(s), s))
 
 
-def prepare(config: DataConfig) -> Prepared:
-    """Load, window, split by subject, and fit normalisation on the training windows only."""
+def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -> Prepared:
+    """Load, window, split by subject, and fit normalisation on the training windows only.
+
+    Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
     recordings, report = load_recordings(config)
     rates = sorted({round(r.sample_rate_hz, 1) for r in recordings})
     if max(rates) > 1.01 * min(rates):
@@ -137,7 +139,7 @@ def prepare(config: DataConfig) -> Prepared:
     splits = {name: windows.select(np.isin(windows.subjects, subjects)) for name, subjects in assignment.items()}
     flat = splits["train"].x.reshape(-1, windows.x.shape[2]).astype(np.float64)
     std = flat.std(axis=0)
-    contract = PreprocessingContract(
+    fitted = PreprocessingContract(
         sample_rate_hz=rate,
         channels=list(recordings[0].channels),
         units=list(recordings[0].units),
@@ -150,6 +152,15 @@ def prepare(config: DataConfig) -> Prepared:
         allow_unlabelled=config.allow_unlabelled,
         task="regression" if regression else "classification",
     )
+    if contract is None:
+        contract = fitted
+    else:
+        for name in ("channels", "window", "stride", "class_names", "task"):
+            if getattr(contract, name) != getattr(fitted, name):
+                raise DataError(
+                    str(config.path or EMBEDDED_HAPT),
+                    f"the model's contract has {name}={getattr(contract, name)}, the data gives {getattr(fitted, name)}",
+                )
     for name, split in splits.items():
         split.x = contract.normalise(split.x)
     summary = _summarise(config, recordings, report, rates, drops, splits, assignment, contract)

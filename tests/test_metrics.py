@@ -1,0 +1,36 @@
+"""Metrics against values computed by hand."""
+import numpy as np
+import pytest
+
+from train.metrics import classification_report, format_confusion, regression_report
+
+
+def test_classification_report_by_hand():
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 0, 1, 1, 2, 2])
+    report = classification_report(y_true, y_pred, ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["confusion_matrix"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    # a: P=2/2 R=2/3 F1=0.8; b: P=1/2 R=1/2 F1=0.5; c: P=1/2 R=1 F1=2/3
+    assert report["per_class"]["a"] == {"precision": 1.0, "recall": pytest.approx(2 / 3), "f1": pytest.approx(0.8), "support": 3}
+    assert report["per_class"]["b"]["f1"] == pytest.approx(0.5)
+    assert report["per_class"]["c"]["f1"] == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+
+
+def test_never_predicted_and_absent_classes_score_zero():
+    report = classification_report(np.array([0, 0]), np.array([0, 0]), ["a", "b"])
+    assert report["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert report["macro_f1"] == pytest.approx(0.5)
+
+
+def test_regression_report_by_hand():
+    assert regression_report(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])) == {
+        "mae": pytest.approx(1.0), "rmse": pytest.approx(np.sqrt(5 / 3)), "windows": 3
+    }
+
+
+def test_confusion_text_is_aligned():
+    text = format_confusion([[12, 0], [3, 7]], ["walk", "sit"])
+    rows = text.splitlines()
+    assert rows[2] == "  walk |   12    0" and rows[3] == "   sit |    3    7"

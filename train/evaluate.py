@@ -1,0 +1,82 @@
+"""`har evaluate`: score a trained run on its test subjects and write the report beside it.
+
+Writes runs/NAME/evaluation/: metrics.json, confusion.json, confusion.txt, confusion.png and report.md.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from train.contract import PreprocessingContract
+from train.dataset import prepare
+from train.fit import RunConfig, score
+from train.metrics import format_confusion, plot_confusion
+from train.models import count_macs, keras
+
+
+def resolve_run(path: str | Path) -> Path:
+    """A run folder, or a model file inside one."""
+    path = Path(path)
+    run = path.parent if path.is_file() else path
+    for needed in ("config.json", "contract.json", "model.keras"):
+        if not (run / needed).exists():
+            raise FileNotFoundError(f"{run} is not a finished run: {needed} is missing (train it with `har train`)")
+    return run
+
+
+def evaluate_run(path: str | Path) -> dict:
+    run = resolve_run(path)
+    config = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
+    contract = PreprocessingContract.from_json((run / "contract.json").read_text())
+    prepared = prepare(config.data, contract)
+    model = keras.models.load_model(run / "model.keras")
+    test = prepared.splits["test"]
+    metrics = score(model, test, contract)
+    training = json.loads((run / "training.json").read_text()) if (run / "training.json").exists() else {}
+    metrics.update(
+        run=run.name,
+        family=config.family,
+        params=int(model.count_params()),
+        macs=count_macs(model),
+        test_subjects=sorted(set(test.subjects.tolist()), key=lambda s: (len(s), s)),
+        **training,
+    )
+    out = run / "evaluation"
+    out.mkdir(exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if contract.task == "classification":
+        (out / "confusion.json").write_text(
+            json.dumps({"class_names": contract.class_names, "matrix": metrics["confusion_matrix"]}, indent=2)
+        )
+        (out / "confusion.txt").write_text(format_confusion(metrics["confusion_matrix"], contract.class_names) + "\n")
+        figure = plot_confusion(metrics["confusion_matrix"], contract.class_names, f"{run.name}: test subjects")
+        figure.savefig(out / "confusion.png", dpi=110)
+    (out / "report.md").write_text(markdown_report(metrics, contract))
+    return metrics
+
+
+def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
+    lines = [
+        f"# {metrics['run']}: {metrics['family']} on the test subjects",
+        "",
+        f"Test subjects: {' '.join(metrics['test_subjects'])} ({metrics['windows']} windows of "
+        f"{contract.window} samples at {contract.sample_rate_hz:g} Hz, stride {contract.stride}).",
+        f"Parameters: {metrics['params']:,}; MACs per inference: {metrics['macs']:,}.",
+    ]
+    if "fit_seconds" in metrics:
+        lines.append(f"Training: {metrics['fit_seconds']:.0f} s, best epoch {metrics['best_epoch']}.")
+    lines.append("")
+    if contract.task == "regression":
+        lines += [f"| MAE | RMSE |", "|---|---|", f"| {metrics['mae']:.4f} | {metrics['rmse']:.4f} |"]
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"**Accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}.**",
+        "",
+        "| class | precision | recall | F1 | windows |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in metrics["per_class"].items():
+        lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    lines += ["", "Confusion matrix (rows: true, columns: predicted), also in confusion.png:", "", "```"]
+    lines += [format_confusion(metrics["confusion_matrix"], contract.class_names), "```", ""]
+    return "\n".join(lines)

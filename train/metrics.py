@@ -1,0 +1,80 @@
+"""Classification and regression metrics in plain numpy, so every stage (Keras, LiteRT, TFLM) is scored alike."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predicted classes."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    A class never predicted has precision 0; a class absent from y_true has recall 0 (and support 0).
+    """
+    cm = confusion_matrix(y_true, y_pred, len(class_names))
+    tp = np.diag(cm).astype(float)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "macro_f1": float(f1.mean()),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(class_names, precision, recall, f1, actual)
+        },
+        "class_names": list(class_names),
+        "confusion_matrix": cm.tolist(),
+        "windows": int(cm.sum()),
+    }
+
+
+def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    error = np.asarray(y_pred, dtype=np.float64).ravel() - np.asarray(y_true, dtype=np.float64).ravel()
+    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean())), "windows": int(error.size)}
+
+
+def format_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str]) -> str:
+    """The confusion matrix as an aligned text table (rows: true, columns: predicted)."""
+    cm = np.asarray(cm)
+    short = [n[:10] for n in class_names]
+    width = max(max(len(n) for n in class_names), 6)
+    cell = max(max(len(s) for s in short), len(str(cm.max())))
+    lines = [" " * width + " | " + " ".join(f"{s:>{cell}}" for s in short) + "   <- predicted"]
+    lines.append("-" * len(lines[0]))
+    for name, row in zip(class_names, cm):
+        lines.append(f"{name:>{width}} | " + " ".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)
+
+
+def plot_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str], title: str = ""):
+    """A matplotlib figure of the row-normalised confusion matrix, with the counts written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = 1.2 + 0.75 * len(class_names)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,110 @@
+"""The four model families, in the Keras 2 API (tf_keras): the one API whose LSTM converts to the fused
+int8 op that TensorFlow Lite Micro runs (see shared/STACK.md).
+
+`build_model` takes `batch_size`: None for training, 1 for the export graph the converter wants, and
+`head`: the output activation ("softmax" for classification, "linear" or "relu" for regression).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tf_keras as keras  # noqa: E402
+from tf_keras import layers  # noqa: E402
+
+FAMILIES = ("cnn", "mlp", "lstm", "convlstm")
+
+# Hyperparameters of each family; [model] in the config file overrides any of them.
+DEFAULTS: dict[str, dict] = {
+    "cnn": {"filters": [24, 48, 64], "kernels": [9, 7, 5], "dropout": 0.3, "gravity_branch": True},
+    "mlp": {"units": [256, 256], "dropout": 0.3},
+    "lstm": {"units": [32, 32], "dropout": 0.3},
+    "convlstm": {"filters": [32, 32], "kernels": [5, 5], "lstm_units": 32, "dropout": 0.3},
+}
+
+
+def _conv_block(x, filters: int, kernel: int):
+    x = layers.Conv1D(filters, kernel, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    return layers.MaxPooling1D(2)(x)
+
+
+def _head(x, n_outputs: int, head: str):
+    return layers.Dense(n_outputs, activation=head, name="output")(x)
+
+
+def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch):
+    """Conv1D blocks and global average pooling: small, fast, int8-friendly. The gravity branch feeds the
+    window's mean of every input channel straight to the classifier: sitting and standing differ mostly
+    in how gravity falls on the sensor, which pooled conv features blur."""
+    x = inputs
+    for f, k in zip(filters, kernels):
+        x = _conv_block(x, f, k)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dropout(dropout)(x)
+    if not gravity_branch:
+        return _head(x, n_outputs, head)
+    gravity = layers.GlobalAveragePooling1D(name="channel_means")(inputs)
+    logits = layers.Add()([layers.Dense(n_outputs)(x), layers.Dense(n_outputs, name="gravity")(gravity)])
+    return layers.Activation(head, name="output")(logits)
+
+
+def mlp(inputs, n_outputs, head, units, dropout):
+    x = layers.Flatten()(inputs)
+    for u in units:
+        x = layers.Dense(u, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Dropout(dropout)(x)
+    return _head(x, n_outputs, head)
+
+
+def lstm(inputs, n_outputs, head, units, dropout):
+    x = inputs
+    for i, u in enumerate(units):
+        x = layers.LSTM(u, return_sequences=i < len(units) - 1)(x)
+    x = layers.Dropout(dropout)(x)
+    return _head(x, n_outputs, head)
+
+
+def convlstm(inputs, n_outputs, head, filters, kernels, lstm_units, dropout):
+    """Conv1D feature extraction, then an LSTM over the shortened sequence (DeepConvLSTM's shape)."""
+    x = inputs
+    for f, k in zip(filters, kernels):
+        x = _conv_block(x, f, k)
+    x = layers.LSTM(lstm_units)(x)
+    x = layers.Dropout(dropout)(x)
+    return _head(x, n_outputs, head)
+
+
+def build_model(
+    family: str, window: int, channels: int, n_outputs: int, params: dict | None = None,
+    head: str = "softmax", batch_size: int | None = None,
+) -> keras.Model:
+    if family not in FAMILIES:
+        raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
+    settings = dict(DEFAULTS[family])
+    unknown = set(params or {}) - set(settings)
+    if unknown:
+        raise ValueError(f"[model] unknown keys {sorted(unknown)} for {family}; known: {sorted(settings)}")
+    settings.update(params or {})
+    inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
+    outputs = globals()[family](inputs, n_outputs, head, **settings)
+    return keras.Model(inputs, outputs, name=family)
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates of one inference (batch 1), counted per layer: Conv1D, Dense and LSTM, which
+    dominate; pooling, BatchNorm (folded at conversion) and activations are left out."""
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv1D):
+            steps, filters = layer.output_shape[1], layer.output_shape[2]
+            macs += steps * layer.kernel_size[0] * layer.input_shape[-1] * filters
+        elif isinstance(layer, layers.Dense):
+            macs += layer.input_shape[-1] * layer.units
+        elif isinstance(layer, layers.LSTM):
+            steps, features = layer.input_shape[1], layer.input_shape[2]
+            macs += steps * 4 * (features + layer.units) * layer.units
+    return int(macs)
