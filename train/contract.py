@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from device_runtime import preprocess
+
 CONTRACT_VERSION = 1
 
 
@@ -48,10 +50,8 @@ class PreprocessingContract:
             raise ValueError("invalid preprocessing contract: " + "; ".join(problems))
 
     def normalise(self, windows: np.ndarray) -> np.ndarray:
-        """(…, window, channels) raw units -> z-scores, float32, exactly as every runtime must do it."""
-        mean = np.asarray(self.norm_mean, dtype=np.float32)
-        std = np.asarray(self.norm_std, dtype=np.float32)
-        return ((windows.astype(np.float32) - mean) / std).astype(np.float32)
+        """(…, window, channels) raw units -> z-scores, with the device runtime's own arithmetic."""
+        return preprocess.normalise(windows, self.norm_mean, self.norm_std)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -1,0 +1,170 @@
+"""Keras run -> .tflite: the batch-1 export graph, post-training quantization, the contract as metadata.
+
+Full-integer int8 (int8 input and output) is the default and the only mode for microcontrollers besides
+float32: dynamic-range and float16 models are refused by TensorFlow Lite Micro at prepare time.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from device_runtime.model_contract import METADATA_NAME
+from train.contract import PreprocessingContract
+from train.fit import RunConfig
+from train.models import build_model, keras
+from train.windows import Windows
+
+MODES = ("int8", "float32", "float16", "dynamic")
+MCU_MODES = ("int8", "float32")
+
+
+class ConversionError(RuntimeError):
+    """The model cannot be converted as asked; the message says what to do instead."""
+
+
+def load_run(run: Path) -> tuple[RunConfig, PreprocessingContract, keras.Model]:
+    config = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
+    contract = PreprocessingContract.from_json((run / "contract.json").read_text())
+    return config, contract, keras.models.load_model(run / "model.keras")
+
+
+def export_model(config: RunConfig, contract: PreprocessingContract, trained: keras.Model) -> keras.Model:
+    """The same network rebuilt with batch size 1: static [1, T, C] input, BatchNorm folded into the
+    convolution, and (with tf_keras) LSTMs as the fused op TFLM runs (shared/STACK.md)."""
+    regression = contract.task == "regression"
+    head = config.train.output_activation if regression else "softmax"
+    n_outputs = 1 if regression else len(contract.class_names)
+    model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head, batch_size=1)
+    model.set_weights(trained.get_weights())
+    return model
+
+
+def representative_windows(train: Windows, count: int, seed: int = 0) -> np.ndarray:
+    """`count` training windows, spread evenly over (class, subject) groups, for int8 calibration.
+
+    Only the training split goes in: validation and test subjects never influence the quantization."""
+    rng = np.random.default_rng(seed)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, key in enumerate(zip(train.y.tolist(), train.subjects.tolist())):
+        groups[key].append(i)
+    queues = [list(rng.permutation(idx)) for _, idx in sorted(groups.items())]
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(train)):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop())
+    return train.x[np.sort(chosen)]
+
+
+def convert_model(model: keras.Model, mode: str, representative: np.ndarray | None) -> bytes:
+    import tensorflow as tf
+
+    if mode not in MODES:
+        raise ConversionError(f"mode '{mode}' is not one of {MODES}")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "int8":
+        if representative is None or not len(representative):
+            raise ConversionError("int8 conversion needs representative training windows")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    with contextlib.redirect_stdout(sys.stderr):  # the converter prints Keras's export banner to stdout
+        return strip_names(converter.convert())
+
+
+def quantization_of(model: bytes) -> dict | None:
+    """Input and output scale and zero point of an int8 model (None for a float model)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model)
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if inp["dtype"] != np.int8:
+        return None
+    return {
+        "input_scale": float(inp["quantization"][0]),
+        "input_zero_point": int(inp["quantization"][1]),
+        "output_scale": float(out["quantization"][0]),
+        "output_zero_point": int(out["quantization"][1]),
+    }
+
+
+def ops_of(model: bytes) -> list[str]:
+    """The builtin (and custom) operators the model uses, sorted."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    ops = set()
+    for code in parsed.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        ops.add(code.customCode.decode() if code.customCode else names[builtin])
+    return sorted(ops)
+
+
+def strip_names(model: bytes) -> bytes:
+    """Drop tensor and subgraph names and signatures: nothing on a device reads them (a tenth of a small model)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    flatbuffer_utils.strip_strings(parsed)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(parsed))
+
+
+def embed_contract(model: bytes, contract: dict) -> bytes:
+    """Add the contract JSON to the flatbuffer's metadata (the one file the Pi and the header generator need)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(contract, sort_keys=True).encode(), dtype=np.uint8)
+    parsed.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(parsed.buffers) - 1
+    parsed.metadata = [m for m in (parsed.metadata or []) if m.name.decode() != METADATA_NAME] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(parsed))
+
+
+def check_microcontroller_ready(mode: str, ops: list[str]) -> None:
+    """Refuse what TensorFlow Lite Micro cannot run, saying what to do instead."""
+    if mode not in MCU_MODES:
+        raise ConversionError(
+            f"a {mode} model does not run on TensorFlow Lite Micro (its hybrid/float16 kernels are refused at "
+            "prepare); use --mode int8 for a microcontroller, or --target pi for a Raspberry Pi"
+        )
+    flex = [op for op in ops if op.startswith("Flex") or op in ("WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE")]
+    if flex:
+        raise ConversionError(
+            f"the converted model uses {flex}, which TensorFlow Lite Micro cannot run: an RNN became a loop "
+            "instead of the fused UNIDIRECTIONAL_SEQUENCE_LSTM. Build LSTMs with tf_keras and batch size 1 "
+            "(as train/models.py does), or use --target pi"
+        )
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write to a temporary file beside `path`, then rename: a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,26 @@
+"""Window -> model input, exactly as in training: z-score normalisation, then int8 quantization.
+
+numpy only, so the Raspberry Pi runs the same arithmetic as the training pipeline (which imports it) and
+as the generated C (float32, round half away from zero, saturate to [-128, 127]).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalise(windows: np.ndarray, mean: list[float], std: list[float]) -> np.ndarray:
+    """(..., T, C) raw sensor units -> float32 z-scores per channel."""
+    m = np.asarray(mean, dtype=np.float32)
+    s = np.asarray(std, dtype=np.float32)
+    return ((np.asarray(windows, dtype=np.float32) - m) / s).astype(np.float32)
+
+
+def quantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """float32 -> int8 as the generated C does it: v / scale, rounded half away from zero, plus zero point."""
+    scaled = np.asarray(values, dtype=np.float32) / np.float32(scale)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    return np.clip(rounded + zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((np.asarray(values, dtype=np.float32) - zero_point) * np.float32(scale)).astype(np.float32)
