@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG ?= configs/default.toml
+RUN := runs/default
+SOURCES := $(wildcard train/*.py convert/*.py device_runtime/*.py) data/uci-hapt.tar.xz
 
 .PHONY: test bench summary clean
+.DELETE_ON_ERROR:
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +16,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[train,device,dev]'
 	touch $@
 
-model.tflite: $(INSTALLED) $(CONFIG)
-	@echo "make model.tflite: the data stage exists; training (issue 3) and conversion (issue 4) do not yet."
-	$(BIN)/har data summary --config $(CONFIG)
-	@echo "Not built yet: model.tflite needs the training and conversion stages." >&2; exit 1
+# The main job: train on the embedded HAPT data, convert to a validated int8 model.
+# Retrains when the config or the code changes; a killed training resumes; outputs are written atomically.
+model.tflite: $(INSTALLED) $(CONFIG) $(SOURCES)
+	$(BIN)/har train --config $(CONFIG) --name default --overwrite
+	$(BIN)/har convert $(RUN) --out $@
 
 summary: $(INSTALLED)
 	$(BIN)/har data summary --config $(CONFIG)
@@ -25,7 +29,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	$(BIN)/har bench
 
 clean:
-	rm -rf runs model.tflite model.report.json model.report.md
+	rm -rf runs model.tflite model.contract.json model.report.json model.report.md

@@ -50,6 +50,8 @@ def bench_data(repeats: int = 3) -> dict:
 
 
 def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
+    """Train, evaluate and convert (int8, validated on LiteRT and TFLM) every family; the CNN over seeds."""
+    from convert.pipeline import convert_run
     from train.config import load_config
     from train.evaluate import evaluate_run
     from train.fit import RunConfig, train_run
@@ -68,7 +70,22 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
         print(f"bench: training {name}", flush=True)
         run = train_run(RunConfig.from_dict(config), name, runs, overwrite=True)
         metrics = evaluate_run(run)
-        results.append({k: metrics[k] for k in ("run", "family", "accuracy", "macro_f1", "params", "macs", "fit_seconds", "best_epoch")} | {"seed": seed})
+        row = {k: metrics[k] for k in ("run", "family", "accuracy", "macro_f1", "params", "macs", "fit_seconds", "best_epoch")}
+        report = convert_run(run, runs / f"{name}.tflite", max_drop=100.0)  # report the drop, never refuse here
+        row.update(
+            seed=seed,
+            int8_accuracy=report["int8"]["accuracy"],
+            int8_macro_f1=report["int8"]["macro_f1"],
+            tflm_accuracy=report.get("tflm", {}).get("accuracy"),
+            size_bytes=report["size_bytes"],
+            float32_size_bytes=report["float32_size_bytes"],
+            size_ratio=report["size_ratio"],
+            arena_bytes=report.get("arena_bytes"),
+            litert_vs_tflm_argmax=report["agreement"].get("litert_vs_tflm_argmax"),
+            max_output_difference_lsb=report["agreement"].get("max_output_difference_lsb"),
+            ops=report["ops"],
+        )
+        results.append(row)
     return results
 
 
@@ -95,25 +112,33 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in data["windows"].items())
         + ".",
         "",
-        "## Training (float Keras models, test subjects)",
+        "## Models (test subjects; float = Keras, int8 = LiteRT reference kernels, TFLM = host build)",
         "",
-        "| model | seed | test accuracy | macro-F1 | parameters | MACs | fit time | best epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | seed | float acc | float macro-F1 | int8 acc | int8 macro-F1 | TFLM acc | params | MACs "
+        "| int8 size | float32/int8 | TFLM arena | LiteRT=TFLM argmax | fit time | best epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in training:
+        tflm = f"{100 * r['tflm_accuracy']:.2f}%" if r["tflm_accuracy"] is not None else "n/a"
+        agreement = f"{100 * r['litert_vs_tflm_argmax']:.2f}%" if r["litert_vs_tflm_argmax"] is not None else "n/a"
         lines.append(
-            f"| {r['family']} | {r['seed']} | {100 * r['accuracy']:.2f}% | {r['macro_f1']:.4f} | {r['params']:,} | "
-            f"{r['macs']:,} | {r['fit_seconds']:.0f} s | {r['best_epoch']} |"
+            f"| {r['family']} | {r['seed']} | {100 * r['accuracy']:.2f}% | {r['macro_f1']:.4f} | "
+            f"{100 * r['int8_accuracy']:.2f}% | {r['int8_macro_f1']:.4f} | {tflm} | {r['params']:,} | {r['macs']:,} | "
+            f"{r['size_bytes']:,} B | {r['size_ratio']:.2f} | {r['arena_bytes'] or 0:,} B | {agreement} | "
+            f"{r['fit_seconds']:.0f} s | {r['best_epoch']} |"
         )
     if len(cnn) > 1:
-        acc = [100 * r["accuracy"] for r in cnn]
-        f1 = [r["macro_f1"] for r in cnn]
-        lines += [
-            "",
-            f"Default CNN over {len(cnn)} seeds: accuracy mean {statistics.mean(acc):.2f}% "
-            f"(min {min(acc):.2f}, max {max(acc):.2f}), macro-F1 mean {statistics.mean(f1):.4f} "
-            f"(min {min(f1):.4f}, max {max(f1):.4f}).",
-        ]
+        lines.append("")
+        for label, key, scale, unit in (
+            ("float accuracy", "accuracy", 100, "%"), ("float macro-F1", "macro_f1", 1, ""),
+            ("int8 accuracy", "int8_accuracy", 100, "%"), ("int8 macro-F1", "int8_macro_f1", 1, ""),
+        ):
+            values = [scale * r[key] for r in cnn]
+            lines.append(
+                f"Default CNN over {len(cnn)} seeds, {label}: mean {statistics.mean(values):.4g}{unit}, "
+                f"min {min(values):.4g}{unit}, max {max(values):.4g}{unit}.  "
+            )
+        lines.append(f"Ops of the default CNN: {', '.join(cnn[0]['ops'])}.")
     return "\n".join(lines) + "\n"
 
 

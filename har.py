@@ -141,7 +141,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from convert.quantize import ConversionError
 
     try:
-        report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop)
+        report = convert_run(
+            args.run, args.out, args.mode, args.target, args.representative, args.max_drop, per_channel=args.per_channel
+        )
     except ConversionError as error:
         print(f"har convert: {error}", file=sys.stderr)
         return 1
@@ -154,6 +156,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
         line += f", TFLM {100 * report['tflm']['accuracy']:.2f}% with a {report['arena_bytes']:,}-byte arena"
     print(line)
     print(f"report: {report_path(Path(args.out), 'md')}")
+    return 0
+
+
+def cmd_firmware(args: argparse.Namespace) -> int:
+    from firmware_gen.generate import FirmwareError, generate
+
+    try:
+        written = generate(args.model, args.out, args.prefix)
+    except FirmwareError as error:
+        print(f"har firmware: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
     return 0
 
 
@@ -211,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
     group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override any config value, e.g. --set train.patience=30 (repeatable)")
-    group.add_argument("--overwrite", action="store_true", help="replace a finished run of the same name")
+    group.add_argument("--overwrite", action="store_true", help="replace a finished run of the same name (an interrupted run of the same config still resumes)")
     train.set_defaults(func=cmd_train)
 
     evaluate = stages.add_parser(
@@ -243,7 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--representative", type=int, default=300, help="calibration windows (default 300)")
     convert.add_argument("--max-drop", type=float, default=1.0,
                          help="most accuracy points the converted model may lose against float (default 1.0)")
+    convert.add_argument("--per-channel", action="store_true",
+                         help="int8 weights with a scale per output channel (default: one per tensor, smaller)")
     convert.set_defaults(func=cmd_convert)
+
+    firmware = stages.add_parser(
+        "firmware",
+        help="generate TFLM C/C++ sources from a .tflite",
+        description="Render C/C++ sources for TensorFlow Lite Micro from an int8 .tflite made by `har convert`: "
+        "model_data.h/.cc (the model as an aligned const array), model_settings.h (classes, window, stride, "
+        "rate, channels, normalisation, int8 scale/zero-point, tensor arena size), op_resolver.h (exactly the "
+        "ops used) and main.cc (a portable example application). Everything is read from the model file.",
+    )
+    firmware.add_argument("model", help="the .tflite (with its embedded contract)")
+    firmware.add_argument("--out", default="firmware", help="output folder (default firmware/)")
+    firmware.add_argument("--prefix", default="har",
+                          help="prefix of every C symbol and macro (and file name, if not 'har'), so two models "
+                          "can live in one firmware (default har)")
+    firmware.set_defaults(func=cmd_firmware)
 
     bench = stages.add_parser(
         "bench",

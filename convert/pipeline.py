@@ -10,9 +10,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from convert.flatbuffer import embed_contract, ops_of
 from convert.quantize import (
-    ConversionError, atomic_write, check_microcontroller_ready, convert_model, embed_contract, export_model,
-    load_run, ops_of, quantization_of, representative_windows,
+    ConversionError, atomic_write, check_microcontroller_ready, convert_model, export_model, load_run,
+    quantization_of, representative_windows,
 )
 from convert.validate import markdown, validate
 from device_runtime.model_contract import sidecar_path
@@ -27,7 +28,7 @@ def report_path(model_path: Path, suffix: str) -> Path:
 
 def convert_run(
     run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu",
-    representative: int = 300, max_drop: float = 1.0, seed: int = 0,
+    representative: int = 300, max_drop: float = 1.0, seed: int = 0, per_channel: bool = False,
 ) -> dict:
     run, out = resolve_run(run), Path(out)
     if target not in ("mcu", "pi"):
@@ -42,13 +43,14 @@ def convert_run(
     calibration = representative_windows(train, representative, seed)
     exported = export_model(config, contract, trained)
 
-    converted = convert_model(exported, mode, calibration if mode == "int8" else None)
+    converted = convert_model(exported, mode, calibration if mode == "int8" else None, per_channel)
     ops = ops_of(converted)
     if target == "mcu":
         check_microcontroller_ready(mode, ops)
     contract.quantization = quantization_of(converted)
     final = embed_contract(converted, asdict(contract))
-    float32_size = len(converted) if mode == "float32" else len(convert_model(exported, "float32", None))
+    float32 = converted if mode == "float32" else convert_model(exported, "float32", None)
+    float32_size = len(embed_contract(float32, asdict(contract) | {"quantization": None}))  # as shipped
 
     # Validate the exact bytes that will ship: write them to a temporary path first.
     staging = out.with_name(f".{out.name}.validating")
@@ -64,6 +66,7 @@ def convert_run(
         test_subjects=sorted(set(test.subjects.tolist()), key=lambda s: (len(s), s)),
         representative={"windows": len(calibration), "subjects": sorted(set(train.subjects.tolist()), key=lambda s: (len(s), s))},
         quantization=contract.quantization,
+        weight_quantization=("per-channel" if per_channel else "per-tensor") if mode == "int8" else None,
     )
     report["passed"] = report["accuracy_drop_points"] <= max_drop and (target != "mcu" or "tflm" in report)
     atomic_write(report_path(out, "json"), json.dumps(report, indent=2))

@@ -96,7 +96,9 @@ def markdown(report: dict) -> str:
     lines = [
         f"# {report['model']}: conversion report",
         "",
-        f"Run: `{report['run']}`; mode {report['mode']}; target {report['target']}. Test subjects: "
+        f"Run: `{report['run']}`; mode {report['mode']}"
+        + (f" ({report['weight_quantization']} weights)" if report.get("weight_quantization") else "")
+        + f"; target {report['target']}. Test subjects: "
         f"{' '.join(report['test_subjects'])} ({report['float']['windows']} windows). Representative set: "
         f"{report['representative']['windows']} training windows from {len(report['representative']['subjects'])} "
         "training subjects, stratified by class and subject.",

@@ -18,7 +18,8 @@ def normalise(windows: np.ndarray, mean: list[float], std: list[float]) -> np.nd
 def quantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """float32 -> int8 as the generated C does it: v / scale, rounded half away from zero, plus zero point."""
     scaled = np.asarray(values, dtype=np.float32) / np.float32(scale)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    whole = np.trunc(scaled)
+    rounded = np.where(np.abs(scaled - whole) == 0.5, whole + np.sign(scaled), np.rint(scaled))  # C's roundf
     return np.clip(rounded + zero_point, -128, 127).astype(np.int8)
 
 

@@ -16,6 +16,20 @@ def hapt_prepared():
     return prepare(DataConfig())
 
 
+@pytest.fixture(scope="session")
+def int8_model(tmp_path_factory):
+    """A short real training of the default CNN (2 epochs) converted to a validated int8 .tflite:
+    (run folder, model path, conversion report)."""
+    from convert.pipeline import convert_run
+    from train.fit import RunConfig, train_run
+
+    root = tmp_path_factory.mktemp("int8_model")
+    config = {"train": {"epochs": 2, "warmup_epochs": 0}}
+    run = train_run(RunConfig.from_dict(config), "cnn", root / "runs")
+    out = root / "model.tflite"
+    return run, out, convert_run(run, out)
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

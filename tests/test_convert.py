@@ -16,12 +16,9 @@ def short_run(runs, family="cnn", epochs=2):
     return train_run(RunConfig.from_dict(config), family, runs)
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    root = tmp_path_factory.mktemp("convert")
-    run = short_run(root / "runs")
-    out = root / "model.tflite"
-    return run, out, convert_run(run, out)
+@pytest.fixture
+def converted(int8_model):
+    return int8_model
 
 
 def test_int8_model_is_as_accurate_as_float_and_runs_on_tflm(converted):

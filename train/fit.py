@@ -148,21 +148,22 @@ def _augmenter(config: TrainConfig, seed: int):
 
 
 def train_run(config: RunConfig, name: str, runs: Path = RUNS, overwrite: bool = False) -> Path:
-    """Train one model; resume if runs/NAME holds an interrupted run of the same config."""
+    """Train one model; resume if runs/NAME holds an interrupted run of the same config.
+
+    `overwrite` replaces a finished run, or an unfinished one with another config."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hparams
 
     run = runs / name
     resolved = config.to_dict()
     if (run / "config.json").exists():
-        previous = json.loads((run / "config.json").read_text())
+        same_config = json.loads((run / "config.json").read_text()) == resolved
         finished = (run / "model.keras").exists()
-        if overwrite:
+        if finished or not same_config:
+            if not overwrite:
+                state = "a finished run" if finished else "an unfinished run with another config"
+                raise ValueError(f"{run} holds {state}; choose another --name or pass --overwrite")
             shutil.rmtree(run)
-        elif finished:
-            raise ValueError(f"{run} holds a finished run; choose another --name or pass --overwrite")
-        elif previous != resolved:
-            raise ValueError(f"{run} holds an unfinished run with another config; use --overwrite or another --name")
     resuming = any((run / "backup").glob("*"))
     run.mkdir(parents=True, exist_ok=True)
 

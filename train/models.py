@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers  # noqa: E402
 
@@ -35,13 +36,19 @@ def _head(x, n_outputs: int, head: str):
 
 
 def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch):
-    """Conv1D blocks and global average pooling: small, fast, int8-friendly. The gravity branch feeds the
-    window's mean of every input channel straight to the classifier: sitting and standing differ mostly
-    in how gravity falls on the sensor, which pooled conv features blur."""
-    x = inputs
+    """Temporal convolutions and global average pooling: small, fast, int8-friendly.
+
+    The convolutions are Conv2D with (1, k) kernels over a (1, T, C) view of the window: the same
+    arithmetic as Conv1D, but the .tflite needs no EXPAND_DIMS/SQUEEZE reshapes around every layer (fewer
+    ops and tensors: a smaller flatbuffer and less work on the microcontroller). The optional gravity
+    branch feeds the window's mean of every input channel straight to the classifier."""
+    x = layers.Reshape((1, *inputs.shape[1:]))(inputs)
     for f, k in zip(filters, kernels):
-        x = _conv_block(x, f, k)
-    x = layers.GlobalAveragePooling1D()(x)
+        x = layers.Conv2D(f, (1, k), padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D((1, 2))(x)
+    x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     if not gravity_branch:
         return _head(x, n_outputs, head)
@@ -99,9 +106,9 @@ def count_macs(model: keras.Model) -> int:
     dominate; pooling, BatchNorm (folded at conversion) and activations are left out."""
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv1D):
-            steps, filters = layer.output_shape[1], layer.output_shape[2]
-            macs += steps * layer.kernel_size[0] * layer.input_shape[-1] * filters
+        if isinstance(layer, (layers.Conv1D, layers.Conv2D)):
+            steps = int(np.prod(layer.output_shape[1:-1]))
+            macs += steps * int(np.prod(layer.kernel_size)) * layer.input_shape[-1] * layer.output_shape[-1]
         elif isinstance(layer, layers.Dense):
             macs += layer.input_shape[-1] * layer.units
         elif isinstance(layer, layers.LSTM):
