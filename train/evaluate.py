@@ -64,7 +64,10 @@ def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
         f"Parameters: {metrics['params']:,}; MACs per inference: {metrics['macs']:,}.",
     ]
     if "fit_seconds" in metrics:
-        lines.append(f"Training: {metrics['fit_seconds']:.0f} s, best epoch {metrics['best_epoch']}.")
+        lines.append(
+            f"Training: {metrics['fit_seconds']:.0f} s, {metrics['epochs']} epochs; final model: "
+            f"{metrics['final_model']} (best validation epoch {metrics['best_epoch']})."
+        )
     lines.append("")
     if contract.task == "regression":
         lines += [f"| MAE | RMSE |", "|---|---|", f"| {metrics['mae']:.4f} | {metrics['rmse']:.4f} |"]

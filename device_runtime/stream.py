@@ -1,0 +1,86 @@
+"""Samples in, predictions out: the ring buffer, the stride, gap and rate-drift detection, smoothing."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from device_runtime.interpreter import Classifier
+
+DRIFT_TOLERANCE = 0.05  # relative deviation of the measured sample rate that earns a warning
+
+
+class WindowStream:
+    """Classifies the last `window` samples every `stride` samples, counted from the first sample after a
+    (re)start, exactly as the training pipeline cuts a continuous recording. A gap in the timestamps (or a
+    timestamp that goes back) restarts the window: samples on both sides of a gap never share a window."""
+
+    def __init__(self, classifier: Classifier, contract: dict, smoother, max_gap_ms: float | None = None):
+        self.classify, self.smoother = classifier, smoother
+        self.window, self.stride = contract["window"], contract["stride"]
+        self.rate = float(contract["sample_rate_hz"])
+        self.period_ms = 1000.0 / self.rate
+        self.max_gap_ms = max_gap_ms if max_gap_ms is not None else 2.5 * self.period_ms
+        channels = len(contract["channels"])
+        self.samples = np.zeros((2 * self.window, channels), np.float32)  # each sample stored twice
+        self.times = np.zeros(2 * self.window)
+        self.events: Counter = Counter()
+        self.names = contract["class_names"]
+        self.mean_step: float | None = None
+        self.drifting = False
+        self.reset()
+        self.last_time: float | None = None
+
+    def reset(self) -> None:
+        """Forget the window (after a gap or a reconnection); smoothing starts over too."""
+        self.filled = 0
+        self.since = 0
+        self.next = 0
+        self.smoother.reset()
+
+    def push(self, timestamp: float | None, sample: np.ndarray) -> dict | None:
+        if timestamp is None:
+            timestamp = (self.last_time + self.period_ms) if self.last_time is not None else 0.0
+        elif self.last_time is not None:
+            self._check_timing(timestamp - self.last_time)
+        self.last_time = timestamp
+        i = self.next
+        self.samples[i] = self.samples[i + self.window] = sample
+        self.times[i] = self.times[i + self.window] = timestamp
+        self.next = (i + 1) % self.window
+        self.filled += 1
+        self.since += 1
+        if self.filled < self.window or (self.filled > self.window and self.since < self.stride):
+            return None
+        self.since = 0
+        start = self.next  # the oldest sample
+        probabilities, invoke_ms = self.classify(self.samples[start : start + self.window])
+        window_class = int(np.argmax(probabilities))
+        label = self.smoother.update(probabilities)
+        return {
+            "t_ms": float(timestamp),
+            "start_ms": float(self.times[start]),
+            "class": self.names[label],
+            "confidence": round(float(probabilities[label]), 4),
+            "window_class": self.names[window_class],
+            "invoke_ms": round(invoke_ms, 3),
+        }
+
+    def _check_timing(self, step: float) -> None:
+        if step <= 0:
+            self.events["timestamp went back (window restarted)"] += 1
+            self.reset()
+            return
+        if step > self.max_gap_ms:
+            self.events["gap in timestamps (window restarted)"] += 1
+            self.reset()
+            return
+        self.mean_step = step if self.mean_step is None else 0.98 * self.mean_step + 0.02 * step
+        drift = abs(1000.0 / self.mean_step - self.rate) / self.rate > DRIFT_TOLERANCE
+        if drift and not self.drifting:
+            self.events[f"sample rate drifted more than {100 * DRIFT_TOLERANCE:g}% from the model's"] += 1
+        self.drifting = drift
+
+    @property
+    def measured_rate_hz(self) -> float | None:
+        return 1000.0 / self.mean_step if self.mean_step else None
