@@ -14,11 +14,11 @@ from device_runtime.model_contract import ModelError
 
 
 def find_interpreter(preferred: str | None = None):
-    """(Interpreter class, name) of the first interpreter that imports, or of `preferred`."""
+    """(module with Interpreter and OpResolverType, name) of the first that imports, or of `preferred`."""
     candidates = {
-        "litert": lambda: __import__("ai_edge_litert.interpreter", fromlist=["Interpreter"]).Interpreter,
-        "tflite-runtime": lambda: __import__("tflite_runtime.interpreter", fromlist=["Interpreter"]).Interpreter,
-        "tf.lite": lambda: __import__("tensorflow").lite.Interpreter,
+        "litert": lambda: __import__("ai_edge_litert.interpreter", fromlist=["Interpreter"]),
+        "tflite-runtime": lambda: __import__("tflite_runtime.interpreter", fromlist=["Interpreter"]),
+        "tf.lite": lambda: __import__("tensorflow").lite.experimental,
     }
     order = [preferred] if preferred else list(candidates)
     errors = []
@@ -35,9 +35,17 @@ def find_interpreter(preferred: str | None = None):
 class Classifier:
     """One window of raw samples (window x channels, in contract order and units) -> class probabilities."""
 
-    def __init__(self, model_path: str, contract: dict, interpreter: str | None = None, threads: int = 1):
-        cls, self.interpreter_name = find_interpreter(interpreter)
-        self.interpreter = cls(model_path=str(model_path), num_threads=threads)
+    def __init__(
+        self, model_path: str, contract: dict, interpreter: str | None = None, threads: int = 1, xnnpack: bool = False
+    ):
+        module, self.interpreter_name = find_interpreter(interpreter)
+        # Reference kernels by default: bit-exact with TFLM and with the conversion report's figures.
+        # XNNPACK is faster on big models but may differ by one LSB, which can flip a near tie.
+        options = {} if xnnpack else {
+            "experimental_op_resolver_type": module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        }
+        interpreter_class = module.Interpreter if hasattr(module, "Interpreter") else __import__("tensorflow").lite.Interpreter
+        self.interpreter = interpreter_class(model_path=str(model_path), num_threads=threads, **options)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]

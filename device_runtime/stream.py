@@ -15,8 +15,8 @@ class WindowStream:
     (re)start, exactly as the training pipeline cuts a continuous recording. A gap in the timestamps (or a
     timestamp that goes back) restarts the window: samples on both sides of a gap never share a window."""
 
-    def __init__(self, classifier: Classifier, contract: dict, smoother, max_gap_ms: float | None = None):
-        self.classify, self.smoother = classifier, smoother
+    def __init__(self, classifier: Classifier, contract: dict, smoother, max_gap_ms: float | None = None, log=None):
+        self.classify, self.smoother, self.log = classifier, smoother, log
         self.window, self.stride = contract["window"], contract["stride"]
         self.rate = float(contract["sample_rate_hz"])
         self.period_ms = 1000.0 / self.rate
@@ -66,19 +66,24 @@ class WindowStream:
             "invoke_ms": round(invoke_ms, 3),
         }
 
+    def _event(self, what: str) -> None:
+        self.events[what] += 1
+        if self.log and self.events[what] <= 3:
+            self.log(f"{what} (at {self.last_time:g} ms)")
+
     def _check_timing(self, step: float) -> None:
         if step <= 0:
-            self.events["timestamp went back (window restarted)"] += 1
+            self._event("timestamp went back (window restarted)")
             self.reset()
             return
         if step > self.max_gap_ms:
-            self.events["gap in timestamps (window restarted)"] += 1
+            self._event("gap in timestamps (window restarted)")
             self.reset()
             return
         self.mean_step = step if self.mean_step is None else 0.98 * self.mean_step + 0.02 * step
         drift = abs(1000.0 / self.mean_step - self.rate) / self.rate > DRIFT_TOLERANCE
         if drift and not self.drifting:
-            self.events[f"sample rate drifted more than {100 * DRIFT_TOLERANCE:g}% from the model's"] += 1
+            self._event(f"sample rate {1000.0 / self.mean_step:.1f} Hz drifted more than {100 * DRIFT_TOLERANCE:g}% from the model's {self.rate:g} Hz")
         self.drifting = drift
 
     @property

@@ -1,0 +1,80 @@
+"""Where sensor lines come from: a serial port (reconnecting), a recorded CSV (replayed), or stdin.
+
+Every source yields raw lines (bytes, without the newline) and never buffers more than MAX_LINE_BYTES + 1
+of one line: the rest of an overlong line is dropped and its truncated start still yielded, so the parser
+counts it. After the serial port had to be reopened, the source yields RECONNECTED (samples were lost).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable, Iterator
+
+from device_runtime.line_parser import MAX_LINE_BYTES
+
+RECONNECTED = object()
+BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between reconnection attempts, the last one repeated
+
+
+class LineSplitter:
+    """Chunks of bytes in, complete lines out, holding at most MAX_LINE_BYTES + 1 bytes of a line."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+        self.overlong = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = []
+        for i, part in enumerate(chunk.split(b"\n")):
+            if i:
+                lines.append(bytes(self.buffer).rstrip(b"\r"))
+                self.buffer.clear()
+                self.overlong = False
+            if not self.overlong:
+                self.buffer += part[: MAX_LINE_BYTES + 1 - len(self.buffer)]
+                self.overlong = len(self.buffer) > MAX_LINE_BYTES
+        return lines
+
+
+def file_lines(stream, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """Lines of a binary file-like object (a recording, or stdin), read in chunks."""
+    splitter = LineSplitter()
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(chunk_size):
+        yield from splitter.feed(chunk)
+    yield from splitter.feed(b"\n") if splitter.buffer else ()
+
+
+def serial_lines(port: str, baud: int, log: Callable[[str], None], sleep=time.sleep) -> Iterator:
+    """Lines from a serial port, forever: a vanished device is reopened with backoff, and the caller is
+    told with RECONNECTED so it can restart its window."""
+    import serial
+
+    failures, opened_before = 0, False
+    while True:
+        try:
+            connection = serial.Serial(port, baud, timeout=0.5)
+        except (serial.SerialException, OSError) as error:
+            wait = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+            if failures == 0:
+                log(f"cannot open {port} ({error}); retrying")
+            failures += 1
+            sleep(wait)
+            continue
+        if opened_before:
+            log(f"reconnected to {port}")
+            yield RECONNECTED
+        opened_before, failures = True, 0
+        splitter = LineSplitter()
+        try:
+            while True:
+                chunk = connection.read(max(1, connection.in_waiting))
+                yield from splitter.feed(chunk)
+        except (serial.SerialException, OSError) as error:
+            log(f"lost {port} ({error}); reconnecting")
+        finally:
+            connection.close()
+
+
+def stdin_lines() -> Iterator[bytes]:
+    return file_lines(sys.stdin.buffer)

@@ -1,0 +1,257 @@
+"""The stand-alone Raspberry Pi runtime: isolation, parsing (fuzzed), streaming, and end to end over a pty."""
+import ast
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device_runtime.line_parser import MAX_LINE_BYTES, ColumnMap, header_columns, parse_line
+from device_runtime.smoothing import EmaHysteresis, MajorityVote
+from device_runtime.sources import LineSplitter
+from device_runtime.stream import WindowStream
+
+RUNTIME = REPO / "device_runtime"
+CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+
+
+def test_runtime_imports_nothing_from_the_other_folders_nor_tensorflow():
+    forbidden = {"train", "convert", "firmware_gen", "tensorflow", "tf_keras", "keras", "bench", "har"}
+    for path in RUNTIME.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+    probe = "import sys, device_runtime.__main__; print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % forbidden
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_requirements_name_only_numpy_pyserial_and_an_interpreter():
+    names = {line.split("=")[0].split(">")[0].split("<")[0].strip() for line in (RUNTIME / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")}
+    assert names == {"numpy", "pyserial", "ai-edge-litert"}
+
+
+COLUMNS = ColumnMap(["timestamp_ms", *CHANNELS], CHANNELS)
+
+
+def test_parse_good_and_bad_lines():
+    t, values = parse_line(b"20,1,2,3,4,5,6", COLUMNS)
+    assert t == 20.0 and values.tolist() == [1, 2, 3, 4, 5, 6]
+    assert parse_line(b"20,1,2,3", COLUMNS) == "wrong field count"
+    assert parse_line(b"20,1,2,x,4,5,6", COLUMNS) == "not a number"
+    assert parse_line(b"20,1,2,nan,4,5,6", COLUMNS) == "NaN or inf"
+    assert parse_line(b"20,1,2,inf,4,5,6", COLUMNS) == "NaN or inf"
+    assert parse_line(b"\xff\xfe,1,2,3,4,5,6", COLUMNS) == "not UTF-8"
+    assert parse_line(b"1," * 600, COLUMNS) == "overlong line"
+    assert parse_line(b"", COLUMNS) == "empty line"
+
+
+def test_columns_map_any_order_and_refuse_missing_channels():
+    columns = ColumnMap(["gyro_x", "gyro_y", "gyro_z", "acc_x", "acc_y", "acc_z", "temp"], CHANNELS)
+    _, values = parse_line(b"4,5,6,1,2,3,37.5", columns)
+    assert values.tolist() == [1, 2, 3, 4, 5, 6] and columns.time_index is None
+    with pytest.raises(ValueError, match=r"lack the model's channels \['gyro_z'\]"):
+        ColumnMap(["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y"], CHANNELS)
+    assert header_columns(b"timestamp_ms,acc_x[g],acc_y[g],activity") == ["timestamp_ms", "acc_x", "acc_y", "activity"]
+    assert header_columns(b"1,2,3") is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=2000))
+def test_fuzz_parser_never_raises_and_only_returns_finite_samples(raw):
+    result = parse_line(raw, COLUMNS)
+    if not isinstance(result, str):
+        t, values = result
+        assert values.shape == (6,) and np.isfinite(values).all() and np.isfinite(t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.from_regex(rb"\A[0-9.,\-]{0,40}\Z"), st.binary(max_size=40), st.just(b"9" * 3000)), max_size=30),
+    st.lists(st.integers(1, 64), min_size=1, max_size=20))
+def test_fuzz_splitter_keeps_lines_whole_and_its_buffer_bounded(lines, cuts):
+    lines = [line.replace(b"\n", b"") for line in lines]
+    data = b"".join(line + b"\n" for line in lines)
+    splitter, got, position, i = LineSplitter(), [], 0, 0
+    while position < len(data):
+        size = cuts[i % len(cuts)]
+        got += splitter.feed(data[position : position + size])
+        assert len(splitter.buffer) <= MAX_LINE_BYTES + 1
+        position, i = position + size, i + 1
+    expected = [line.rstrip(b"\r")[: MAX_LINE_BYTES + 1] if len(line) > MAX_LINE_BYTES else line.rstrip(b"\r") for line in lines]
+    assert got == expected
+
+
+class FakeClassifier:
+    """Returns the window's first sample value as the winning class, to check which samples it got."""
+
+    def __call__(self, window):
+        p = np.zeros(3, np.float32)
+        p[int(window[0, 0]) % 3] = 1
+        return p, 0.0
+
+
+CONTRACT = {"window": 4, "stride": 2, "sample_rate_hz": 50.0, "channels": ["x"], "class_names": ["a", "b", "c"]}
+
+
+def push_all(stream, times):
+    out = []
+    for i, t in enumerate(times):
+        prediction = stream.push(t, np.array([i], np.float32))
+        if prediction:
+            out.append((prediction["start_ms"], prediction["t_ms"]))
+    return out
+
+
+def test_stream_windows_strides_and_restarts_at_gaps():
+    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    times = [0, 20, 40, 60, 80, 100, 120, 300, 320, 340, 360, 380]  # a gap after 120 ms
+    assert push_all(stream, times) == [(0, 60), (40, 100), (300, 360)]
+    assert stream.events == {"gap in timestamps (window restarted)": 1}
+
+
+def test_stream_without_timestamps_and_with_time_going_back():
+    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    assert push_all(stream, [None] * 6) == [(0, 60), (40, 100)]
+    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    assert push_all(stream, [0, 20, 40, 10, 30, 50, 70]) == [(10, 70)]
+    assert stream.events == {"timestamp went back (window restarted)": 1}
+
+
+def test_stream_reports_rate_drift():
+    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    push_all(stream, [i * 25.0 for i in range(200)])  # 40 Hz against the model's 50 Hz, within the gap limit
+    assert any("drifted" in event for event in stream.events)
+    assert stream.measured_rate_hz == pytest.approx(40.0)
+
+
+def test_majority_vote_ties_go_to_the_most_recent():
+    vote = MajorityVote(3)
+    onehot = np.eye(3)
+    assert [vote.update(onehot[k]) for k in (0, 1, 1, 2, 0)] == [0, 1, 1, 1, 0]
+
+
+def test_ema_hysteresis_waits_for_a_clear_lead():
+    ema = EmaHysteresis(alpha=0.5, margin=0.2)
+    assert ema.update(np.array([0.9, 0.1])) == 0
+    assert ema.update(np.array([0.4, 0.6])) == 0  # average 0.65 / 0.35: no switch
+    assert ema.update(np.array([0.1, 0.9])) == 1  # average 0.375 / 0.625: leads by more than 0.2
+    ema2 = EmaHysteresis(alpha=1.0, margin=0.2)
+    assert [ema2.update(np.array(p)) for p in ([0.9, 0.1], [0.45, 0.55], [0.3, 0.7])] == [0, 0, 1]
+
+
+def run_runtime(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "device_runtime", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=120, **kwargs)
+
+
+def test_model_without_contract_is_refused(tmp_path, int8_model):
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(int8_model[1].read_bytes().replace(b"har_contract", b"xxx_contract"))
+    result = run_runtime(["--model", str(bare), "--stdin"], input="")
+    assert result.returncode == 2 and "no preprocessing contract" in result.stderr
+    result = run_runtime(["--model", str(tmp_path / "missing.tflite"), "--stdin"], input="")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_stream_header_without_the_models_channels_is_refused(int8_model):
+    result = run_runtime(["--model", str(int8_model[1]), "--stdin"], input="timestamp_ms,ax,ay,az\n1,2,3,4\n")
+    assert result.returncode == 2 and "lack the model's channels" in result.stderr
+
+
+def hapt_test_recording(samples=3000):
+    from train.dataset import EMBEDDED_HAPT
+    from train.load_hapt import load_hapt
+
+    recording = next(r for r in load_hapt(EMBEDDED_HAPT)[0] if r.subject == "2")
+    start = int(np.flatnonzero(recording.labels >= 0)[0])
+    return recording.samples[start : start + samples]
+
+
+def reference_classes(model_path, contract, rows, predictions):
+    """The training pipeline's own classes for the windows the runtime reported (matched by timestamps)."""
+    from convert.validate import model_input, run_litert
+    from train.contract import PreprocessingContract
+
+    c = PreprocessingContract.from_json(json.dumps(contract))
+    times = rows[:, 0]
+    windows = []
+    for p in predictions:
+        idx = np.flatnonzero((times >= p["start_ms"]) & (times <= p["t_ms"]))
+        assert len(idx) == contract["window"], p
+        windows.append(rows[idx, 1:])
+    raw = run_litert(model_path.read_bytes(), model_input(c.normalise(np.array(windows)), contract["quantization"]))
+    return [contract["class_names"][k] for k in raw.argmax(axis=1)]
+
+
+def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_model, tmp_path):
+    """A simulated sensor writes a real HAPT test recording (timestamps at 50 Hz, sent 10x faster), with
+    garbage lines and an unplug in the middle; the runtime's window classes equal the pipeline's."""
+    from device_runtime.model_contract import load_contract
+
+    model = int8_model[1]
+    contract = load_contract(model)
+    samples = hapt_test_recording()
+    rows = np.column_stack([np.arange(len(samples)) * 20.0, samples]).astype(np.float64)
+    lines = [(f"{int(r[0])}," + ",".join(f"{v:.9g}" for v in r[1:]) + "\n").encode() for r in rows]
+    lost = set(range(1500, 1550))  # sent while unplugged: lost, like a real outage
+
+    link = tmp_path / "ttySENSOR"
+
+    def plug():
+        master, slave = os.openpty()
+        tmp = tmp_path / "link.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.ttyname(slave))
+        os.replace(tmp, link)
+        return master, slave
+
+    master, slave = plug()
+    runtime = subprocess.Popen(
+        [sys.executable, "-m", "device_runtime", "--model", str(model), "--port", str(link)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True,
+    )
+    time.sleep(3)  # let it load the model and open the port
+    garbage = [b"\xff\xfe\xfd\xfc\n", b"hello from the bootloader\n", b"20,1,2\n", b"40,1,2,3,nan,5,6\n", b"9" * 5000 + b"\n"]
+    for i, line in enumerate(lines):
+        if i == 1500:
+            os.write(master, lines[i][:15])  # half a line, then the cable goes
+            time.sleep(0.5)
+            os.close(master)
+            os.close(slave)
+            time.sleep(1.0)
+            master, slave = plug()
+            time.sleep(1.5)  # the runtime's backoff finds the new device
+        if i in lost:
+            continue
+        if i % 400 == 7:
+            os.write(master, garbage[(i // 400) % len(garbage)])
+        os.write(master, line)
+        if i % 50 == 0:
+            time.sleep(0.1)  # 10x the sensor's real rate
+    time.sleep(2)
+    runtime.send_signal(signal.SIGTERM)
+    out, err = runtime.communicate(timeout=30)
+    os.close(master)
+    os.close(slave)
+    assert runtime.returncode == 0, err
+    summary = json.loads(err.strip().splitlines()[-1])["summary"]
+    assert summary["reconnections"] == 1, err
+    assert sum(summary["skipped"].values()) >= 4, summary
+    predictions = [json.loads(line) for line in out.splitlines()]
+    # 1500 samples before the unplug, 1450 after it (the window restarts): one every 64 once 128 are in
+    assert len(predictions) == (1500 - 128) // 64 + 1 + (1450 - 128) // 64 + 1, (len(predictions), summary)
+    kept = rows[[i for i in range(len(rows)) if i not in lost]]
+    assert [p["window_class"] for p in predictions] == reference_classes(model, contract, kept, predictions)
+    assert max(p["latency_ms"] for p in predictions) < 100
