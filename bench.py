@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent
 CONFIG = REPO / "configs" / "default.toml"
 
@@ -89,6 +91,89 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     return results
 
 
+def write_replay_csv(path: Path, minutes: float = 10.0) -> int:
+    """The HAPT test subjects' recordings, concatenated with continuous 50 Hz timestamps, as the sensor
+    streamer's CSV: a long real stream for the replay benchmark."""
+    from train.dataset import EMBEDDED_HAPT
+    from train.load_hapt import UCI_HAR_TEST_SUBJECTS, load_hapt
+
+    recordings = [r for r in load_hapt(EMBEDDED_HAPT)[0] if r.subject in UCI_HAR_TEST_SUBJECTS]
+    samples = np.concatenate([r.samples for r in recordings])[: int(minutes * 60 * 50)]
+    with open(path, "w") as out:
+        out.write("timestamp_ms," + ",".join(recordings[0].channels) + "\n")
+        for i, row in enumerate(samples):
+            out.write(f"{i * 20}," + ",".join(f"{v:.6g}" for v in row) + "\n")
+    return len(samples)
+
+
+def bench_runtime(model: Path, work: Path) -> dict:
+    """The Pi runtime replaying a long real stream as fast as it can, pinned to one core."""
+    csv = work / "replay.csv"
+    samples = write_replay_csv(csv)
+    command = ["taskset", "-c", "0", sys.executable, "-m", "device_runtime", "--model", str(model), "--replay", str(csv)]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=True)
+    wall = time.perf_counter() - start
+    summary = json.loads(result.stderr.strip().splitlines()[-1])["summary"]
+    latencies = np.array([json.loads(line)["latency_ms"] for line in result.stdout.splitlines()])
+    return {
+        "samples": samples,
+        "predictions": summary["predictions"],
+        "loop_seconds": summary["seconds"],
+        "samples_per_second": samples / summary["seconds"],
+        "samples_per_second_with_startup": samples / wall,
+        "latency_ms_p50": float(np.percentile(latencies, 50)),
+        "latency_ms_p99": float(np.percentile(latencies, 99)),
+        "latency_ms_max": float(latencies.max()),
+        "max_rss_mb": summary["max_rss_mb"],
+        "interpreter": summary["interpreter"],
+    }
+
+
+INVOKE_TIMER = """
+import json, sys, time, numpy as np
+kind, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "tflm":
+    from tflite_micro.python.tflite_micro import runtime
+    it = runtime.Interpreter.from_file(path, arena_size=1 << 20)
+    shape, dtype = it.get_input_details(0)["shape"], it.get_input_details(0)["dtype"]
+    x = np.zeros(shape, dtype)
+    def call():
+        it.set_input(x, 0); it.invoke()
+else:
+    if kind.startswith("litert"):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    else:
+        import tensorflow as tf
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    options = {} if kind.endswith("xnnpack") else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    it = Interpreter(model_path=path, num_threads=1, **options)
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    x = np.zeros(d["shape"], d["dtype"])
+    def call():
+        it.set_tensor(d["index"], x); it.invoke()
+for _ in range(50):
+    call()
+times = []
+for _ in range(n):
+    t = time.perf_counter(); call(); times.append(time.perf_counter() - t)
+print(json.dumps(float(np.median(times) * 1e6)))
+"""
+
+
+def bench_invoke(model: Path) -> dict:
+    """Median microseconds of one invoke (set input + invoke), one thread, each interpreter in its own process."""
+    medians = {}
+    for kind in ("litert", "litert+xnnpack", "tf.lite", "tflm"):
+        result = subprocess.run(
+            ["taskset", "-c", "0", sys.executable, "-c", INVOKE_TIMER, kind, str(model), "2000"],
+            capture_output=True, text=True, cwd=REPO,
+        )
+        medians[kind] = float(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None
+    return medians
+
+
 def markdown(results: dict) -> str:
     data, training = results["data"], results["training"]
     cnn = [r for r in training if r["family"] == "cnn"]
@@ -139,6 +224,26 @@ def markdown(results: dict) -> str:
                 f"min {min(values):.4g}{unit}, max {max(values):.4g}{unit}.  "
             )
         lines.append(f"Ops of the default CNN: {', '.join(cnn[0]['ops'])}.")
+    rt, invoke = results["runtime"], results["invoke_us"]
+    lines += [
+        "",
+        "## Raspberry Pi runtime, measured on this host (default CNN seed 0, int8, one core)",
+        "",
+        f"Replay of {rt['samples']:,} real samples (the HAPT test subjects, {rt['samples'] / 50 / 60:.0f} min at 50 Hz) "
+        f"through `python -m device_runtime --replay`, pinned with `taskset -c 0`, interpreter {rt['interpreter']} "
+        "(reference kernels):",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| throughput, parsing included | {rt['samples_per_second']:,.0f} samples/s ({rt['samples_per_second_with_startup']:,.0f} with process start-up) |",
+        f"| latency, completing line to printed prediction | p50 {rt['latency_ms_p50']:.3f} ms, p99 {rt['latency_ms_p99']:.3f} ms, max {rt['latency_ms_max']:.3f} ms |",
+        f"| resident memory (max RSS) | {rt['max_rss_mb']:.0f} MB |",
+        f"| predictions | {rt['predictions']:,} |",
+        "",
+        "Median invoke (set input + invoke, one thread, 2,000 calls after 50 warm-ups): "
+        + ", ".join(f"{k} {v:.1f} us" if v is not None else f"{k} failed" for k, v in invoke.items())
+        + ". tflite-runtime 2.14 is not measured: it needs numpy<2 and cannot share this environment (STACK.md).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -153,6 +258,9 @@ def main(args: argparse.Namespace | None = None) -> int:
         "data": bench_data(),
         "training": bench_training(seeds if not quick else 1, quick, runs),
     }
+    default_model = runs / "cnn-seed0.tflite"
+    results["runtime"] = bench_runtime(default_model, runs)
+    results["invoke_us"] = bench_invoke(default_model)
     out = runs if quick else REPO / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import signal
 import sys
 import time
@@ -82,6 +83,18 @@ def make_smoother(args: argparse.Namespace):
     if args.smoothing == "ema":
         return EmaHysteresis(args.ema_alpha, args.hysteresis)
     return MajorityVote(args.votes if args.smoothing == "vote" else 1)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process. /proc's VmHWM starts afresh at exec; ru_maxrss would also
+    count the parent that forked us (a benchmark harness, say)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def log(message: str) -> None:
@@ -172,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "reconnections": counts["reconnections"], "seconds": round(elapsed, 3),
             "measured_rate_hz": stream.measured_rate_hz and round(stream.measured_rate_hz, 2),
             "interpreter": classifier.interpreter_name,
+            "max_rss_mb": peak_memory_mb(),
         }
         print(json.dumps({"summary": summary}), file=sys.stderr, flush=True)
         if output:
