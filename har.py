@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--model", choices=["cnn", "mlp", "lstm", "convlstm"], help="model family (default cnn)")
     group.add_argument("--name", help="run name, the folder under --runs (default FAMILY-seedN)")
     group.add_argument("--runs", default="runs", help="folder of all runs (default runs/)")
-    group.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner; default 60)")
-    group.add_argument("--batch-size", type=int, help="default 64")
+    group.add_argument("--epochs", type=int, help="epochs (default 100; early stopping, if switched on, may end sooner)")
+    group.add_argument("--batch-size", type=int, help="default 32")
     group.add_argument("--learning-rate", type=float, help="Adam's initial rate, cosine-decayed (default 0.002)")
     group.add_argument("--seed", type=int, help="seed for weights, shuffling and augmentation (default 0)")
     group.add_argument("--task", choices=["classification", "regression"], default="classification",
@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
     group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override any config value, e.g. --set train.patience=30 (repeatable)")
-    group.add_argument("--overwrite", action="store_true", help="replace a finished run of the same name (an interrupted run of the same config still resumes)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace a finished run of the same name (an interrupted run of the same config resumes)")
     train.set_defaults(func=cmd_train)
 
     evaluate = stages.add_parser(
@@ -279,12 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = stages.add_parser(
         "bench",
-        help="train the four families on HAPT and write BENCHMARKS.md",
-        description="Train the four model families on the embedded HAPT data with the UCI HAR split (and the "
-        "default CNN over several seeds), then write the results table to BENCHMARKS.md and bench/results.json.",
+        help="measure everything in BENCHMARKS.md",
+        description="Train the four model families on the embedded HAPT data with the UCI HAR split (the default "
+        "CNN over several seeds), convert each to int8 and validate it on LiteRT and TFLM, time the Pi runtime "
+        "on a long real stream, then write BENCHMARKS.md and bench/results.json.",
     )
     bench.add_argument("--seeds", type=int, default=3, help="seeds of the default CNN (default 3)")
     bench.add_argument("--quick", action="store_true", help="a few epochs only, to check the command works")
+    bench.add_argument("--main-job", action="store_true",
+                       help="instead: time `make model.tflite` in a fresh clone (install included); bench/main_job.json")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,5 +1,4 @@
 """Generated TFLM sources: strict compiles, byte-exact model data, bit-exact quantization, Cortex-M4 build."""
-import json
 import os
 import re
 import shutil

@@ -20,3 +20,14 @@ def load_config(path: str | Path) -> dict:
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)}; expected {list(SECTIONS)}")
     return {section: dict(config.get(section, {})) for section in SECTIONS}
+
+
+def known_keys_only(cls, data: dict, section: str) -> dict:
+    """`data` unchanged if every key is a field of the dataclass `cls`; else an error naming the typo."""
+    from dataclasses import fields
+
+    known = [f.name for f in fields(cls)]
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ValueError(f"[{section}] has unknown keys {sorted(unknown)}; known: {known}")
+    return data

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from train import load_hapt
+from train.config import known_keys_only
 from train.contract import PreprocessingContract
 from train.load_csv import load_csv_folder
 from train.load_pamap2 import load_pamap2
@@ -42,10 +43,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"[data] has unknown keys {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
-        config = cls(**data)
+        config = cls(**known_keys_only(cls, data, "data"))
         if config.format not in FORMATS:
             raise ValueError(f"[data] format '{config.format}' is not one of {sorted(FORMATS)}")
         return config
@@ -161,7 +159,7 @@ def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -
                     str(config.path or EMBEDDED_HAPT),
                     f"the model's contract has {name}={getattr(contract, name)}, the data gives {getattr(fitted, name)}",
                 )
-    for name, split in splits.items():
+    for split in splits.values():
         split.x = contract.normalise(split.x)
     summary = _summarise(config, recordings, report, rates, drops, splits, assignment, contract)
     return Prepared(contract, splits, summary)

@@ -70,7 +70,7 @@ def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
         )
     lines.append("")
     if contract.task == "regression":
-        lines += [f"| MAE | RMSE |", "|---|---|", f"| {metrics['mae']:.4f} | {metrics['rmse']:.4f} |"]
+        lines += ["| MAE | RMSE |", "|---|---|", f"| {metrics['mae']:.4f} | {metrics['rmse']:.4f} |"]
         return "\n".join(lines) + "\n"
     lines += [
         f"**Accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}.**",

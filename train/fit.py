@@ -19,11 +19,12 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from train.config import known_keys_only
 from train.dataset import DataConfig, Prepared, prepare
 from train.metrics import classification_report, plot_confusion, regression_report
 from train.models import FAMILIES, build_model, keras
@@ -51,10 +52,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"[train] has unknown keys {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
-        config = cls(**data)
+        config = cls(**known_keys_only(cls, data, "train"))
         if config.checkpoint not in ("best", "every"):
             raise ValueError(f"[train] checkpoint must be 'best' or 'every', not '{config.checkpoint}'")
         if config.final_model not in ("last", "best"):
