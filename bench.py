@@ -65,7 +65,8 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     results = []
     for family, seed in plan:
         config = load_config(CONFIG)
-        config["model"]["family"] = family
+        if family != config["model"].get("family"):
+            config["model"] = {"family": family}  # that family's defaults (train/models.py)
         config["train"]["seed"] = seed
         if quick:
             config["train"]["epochs"] = 2

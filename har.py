@@ -96,6 +96,11 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.model and args.model != config["model"].get("family", "cnn"):
+        # The config's [model] settings belong to its own family: start from the new family's defaults.
+        print(f"har train: --model {args.model}: using {args.model}'s default settings instead of the config's [model]",
+              file=sys.stderr)
+        config["model"] = {}
     for key, section, name in (
         ("model", "model", "family"), ("epochs", "train", "epochs"), ("seed", "train", "seed"),
         ("batch_size", "train", "batch_size"), ("learning_rate", "train", "learning_rate"),
