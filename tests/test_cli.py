@@ -28,3 +28,10 @@ def test_bad_file_gives_a_clear_error_and_exit_2(tmp_path, capsys):
     write(tmp_path / "x.csv", "timestamp_ms,ax,activity\n0,1,walk\n20,oops,walk\n")
     assert main(["data", "summary", "--data", str(tmp_path), "--format", "csv"]) == 2
     assert "x.csv, line 3, field 'ax': 'oops' is not a number" in capsys.readouterr().err
+
+
+def test_installed_modules_import_from_anywhere(tmp_path):
+    """`har bench` imports bench.py: it must be installed like har.py, not found only from the repo root."""
+    result = subprocess.run([sys.executable, "-c", "import bench, har, train, convert, firmware_gen, device_runtime"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
