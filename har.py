@@ -141,6 +141,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from train.record import run
+
+    if not args.protocol and not args.labels:
+        raise ValueError("give --labels walk,sit,... (keys 1-9 choose them) or --protocol FILE")
+    summary = run(args.port, args.baud, args.out, args.subject, args.columns.split(","), args.units.split(","),
+                  args.protocol, args.labels.split(",") if args.labels else None)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_evaluate_stream(args: argparse.Namespace) -> int:
+    from train.evaluate_stream import evaluate_stream
+
+    report = evaluate_stream(args.model, data_config_from_args(args), args.out)
+    d = report["default"]
+    print(f"{args.model}, {d['smoothing']}: accuracy {100 * d['accuracy']:.2f}%, {d['flips_per_minute']:.2f} flips/min, "
+          f"median delay {d['delay_ms_median'] / 1000:.2f} s, event macro-F1 {d['event_macro_f1']:.3f}")
+    print(f"report: {Path(args.out) / 'stream_report.md'}")
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from convert.pipeline import convert_run, report_path
     from convert.quantize import ConversionError
@@ -243,6 +265,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    from train.record import DEFAULT_COLUMNS, DEFAULT_UNITS
+
+    record = stages.add_parser(
+        "record",
+        help="record labelled sensor data over serial to the CSV format",
+        description="Record a sensor that prints `timestamp_ms,ax,ay,az,gx,gy,gz` lines (the sensor_streamer.ino "
+        "that `har firmware` generates does) into the generic CSV format, with the device's timestamps, a "
+        "subject id, and labels given while recording: keys 1-9 pick one of --labels (0 or space: unlabelled, "
+        "q: stop), or a --protocol file times them. Rows are flushed as they arrive: Ctrl-C, a crash or an "
+        "unplugged cable loses nothing (the port is reopened with backoff). Broken lines are counted and skipped.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="protocol file: one step per line, LABEL SECONDS, '-' for unlabelled, e.g.\n  walk 60 s\n  - 5 s\n  sit 30 s\n\n"
+        "examples:\n  har record --port /dev/ttyACM0 --out data/me/walk1.csv --subject me --labels walk,sit,stand\n"
+        "  har record --port /dev/ttyACM0 --out data/me/p1.csv --subject me --protocol protocol.txt",
+    )
+    record.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
+    record.add_argument("--baud", type=int, default=115200, help="default 115200")
+    record.add_argument("--out", required=True, help="the CSV to write (never overwritten)")
+    record.add_argument("--subject", required=True, help="who is recorded (the subject column)")
+    record.add_argument("--labels", help="comma-separated activity names for keys 1-9")
+    record.add_argument("--protocol", help="a timed protocol file instead of keys")
+    record.add_argument("--columns", default=",".join(DEFAULT_COLUMNS), help="names of the fields of each line "
+                        f"(default {','.join(DEFAULT_COLUMNS)})")
+    record.add_argument("--units", default=",".join(DEFAULT_UNITS), help="units of the channels, in order "
+                        f"(default {','.join(DEFAULT_UNITS)})")
+    record.set_defaults(func=cmd_record)
+
+    stream = stages.add_parser(
+        "evaluate-stream",
+        help="replay whole test recordings through the device runtime and score what a user feels",
+        description="Feed every test-subject recording, sample by sample, through the device runtime's own "
+        "windowing and smoothing with the .tflite, and report accuracy over time, label flips per minute, the "
+        "delay from an activity change to the new label and event-level F1 per class, with a timeline plot; "
+        "then sweep the smoothing settings (majority vote length, EMA and hysteresis) and plot flips per "
+        "minute against delay. Writes stream_report.json/.md, timeline.png and smoothing_sweep.png to --out.",
+    )
+    stream.add_argument("model", help="the .tflite (with its embedded contract)")
+    stream.add_argument("--out", default="stream_eval", help="output folder (default stream_eval/)")
+    add_data_options(stream)
+    stream.set_defaults(func=cmd_evaluate_stream)
 
     convert = stages.add_parser(
         "convert",

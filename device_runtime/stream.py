@@ -55,6 +55,7 @@ class WindowStream:
         self.since = 0
         start = self.next  # the oldest sample
         probabilities, invoke_ms = self.classify(self.samples[start : start + self.window])
+        self.last_probabilities = probabilities
         window_class = int(np.argmax(probabilities))
         label = self.smoother.update(probabilities)
         return {

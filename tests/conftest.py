@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -34,3 +35,27 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+class PtySensor:
+    """A simulated serial sensor: a pseudo-terminal whose device path is a stable symlink, so it can be
+    unplugged (both ends closed) and plugged in again as a new tty behind the same path."""
+
+    def __init__(self, folder: Path):
+        self.link = folder / "ttySENSOR"
+        self.master = self.slave = None
+        self.plug()
+
+    def plug(self) -> None:
+        self.master, self.slave = os.openpty()
+        tmp = self.link.with_name("link.tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.ttyname(self.slave))
+        os.replace(tmp, self.link)
+
+    def unplug(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, PtySensor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,44 +206,32 @@ def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_mo
     lines = [(f"{int(r[0])}," + ",".join(f"{v:.9g}" for v in r[1:]) + "\n").encode() for r in rows]
     lost = set(range(1500, 1550))  # sent while unplugged: lost, like a real outage
 
-    link = tmp_path / "ttySENSOR"
-
-    def plug():
-        master, slave = os.openpty()
-        tmp = tmp_path / "link.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(slave))
-        os.replace(tmp, link)
-        return master, slave
-
-    master, slave = plug()
+    sensor = PtySensor(tmp_path)
     runtime = subprocess.Popen(
-        [sys.executable, "-m", "device_runtime", "--model", str(model), "--port", str(link)],
+        [sys.executable, "-m", "device_runtime", "--model", str(model), "--port", str(sensor.link)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True,
     )
     time.sleep(3)  # let it load the model and open the port
     garbage = [b"\xff\xfe\xfd\xfc\n", b"hello from the bootloader\n", b"20,1,2\n", b"40,1,2,3,nan,5,6\n", b"9" * 5000 + b"\n"]
     for i, line in enumerate(lines):
         if i == 1500:
-            os.write(master, lines[i][:15])  # half a line, then the cable goes
+            sensor.write(lines[i][:15])  # half a line, then the cable goes
             time.sleep(0.5)
-            os.close(master)
-            os.close(slave)
+            sensor.unplug()
             time.sleep(1.0)
-            master, slave = plug()
+            sensor.plug()
             time.sleep(1.5)  # the runtime's backoff finds the new device
         if i in lost:
             continue
         if i % 400 == 7:
-            os.write(master, garbage[(i // 400) % len(garbage)])
-        os.write(master, line)
+            sensor.write(garbage[(i // 400) % len(garbage)])
+        sensor.write(line)
         if i % 50 == 0:
             time.sleep(0.1)  # 10x the sensor's real rate
     time.sleep(2)
     runtime.send_signal(signal.SIGTERM)
     out, err = runtime.communicate(timeout=30)
-    os.close(master)
-    os.close(slave)
+    sensor.unplug()
     assert runtime.returncode == 0, err
     summary = json.loads(err.strip().splitlines()[-1])["summary"]
     assert summary["reconnections"] == 1, err

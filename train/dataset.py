@@ -103,6 +103,22 @@ def _pick(subjects: list[str], fraction: float, rng: np.random.Generator) -> lis
     return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=lambda s: (len(s), s))
 
 
+def class_mapping(config: DataConfig, recordings: list[Recording], regression: bool = False) -> tuple[dict, list[str]]:
+    """Source label -> class name for the selected labels (renames applied), and the ordered class names."""
+    found = sorted({n for r in recordings for n in r.label_names})
+    if config.classes:
+        sources = config.classes
+    elif config.format == "hapt":
+        sources = list(load_hapt.DAILY_ACTIVITIES)
+    else:
+        sources = found
+    for name in sources:
+        if name not in found and not regression:
+            raise DataError(str(config.path or EMBEDDED_HAPT), f"class '{name}' not in the labels found: {found}")
+    mapping = {s: config.rename.get(s, s) for s in sources}
+    return mapping, list(dict.fromkeys(mapping.values()))
+
+
 def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -> Prepared:
     """Load, window, split by subject, and fit normalisation on the training windows only.
 
@@ -117,18 +133,7 @@ def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -
     window, stride = to_samples(config.window, rate, "window"), to_samples(config.stride, rate, "stride")
     regression = config.target_column is not None
 
-    found = sorted({n for r in recordings for n in r.label_names})
-    if config.classes:
-        sources = config.classes
-    elif config.format == "hapt":
-        sources = list(load_hapt.DAILY_ACTIVITIES)
-    else:
-        sources = found
-    for name in sources:
-        if name not in found and not regression:
-            raise DataError(str(config.path or EMBEDDED_HAPT), f"class '{name}' not in the labels found: {found}")
-    mapping = {s: config.rename.get(s, s) for s in sources}
-    class_names = list(dict.fromkeys(mapping.values()))
+    mapping, class_names = class_mapping(config, recordings, regression)
     windows, drops = cut_windows(
         recordings, window, stride, mapping, class_names, config.min_purity, config.allow_unlabelled, regression
     )

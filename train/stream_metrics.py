@@ -31,7 +31,9 @@ def flips_per_minute(times_ms: np.ndarray, predicted: np.ndarray) -> float:
 
 def change_delays(times_ms: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> tuple[list[float], int]:
     """For every change of the true activity into a class (not into OTHER): the time from the change to the
-    first prediction of the new class within that segment. Returns (delays in ms, changes never followed)."""
+    first prediction of the new class within that segment. The change is placed at the first prediction
+    that sees the new activity, so delays come in steps of the stride (1.28 s for HAPT's default) and 0
+    means "right at the first prediction". Returns (delays in ms, changes never followed)."""
     delays, missed = [], 0
     for index, (label, start, end) in enumerate(segments(truth)):
         if index == 0 or label == OTHER:

@@ -1,0 +1,108 @@
+"""`har record` over a pseudo-terminal: key labels, rows flushed as they come, Ctrl-C, an unplugged cable,
+a device clock that restarts; and the protocol file. The files it writes load with the CSV loader."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO, PtySensor, write
+
+from train.load_csv import load_csv_folder
+from train.record import ProtocolLabels, read_protocol
+
+
+def sensor_line(t_ms: int) -> bytes:
+    return f"{t_ms},{t_ms % 7 / 10:.1f},0.5,-0.25,0.01,0.02,0.03\n".encode()
+
+
+def start_recorder(sensor, out, *options):
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "har.py"), "record", "--port", str(sensor.link), "--out", str(out),
+         "--subject", "s7", *options],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+
+
+def rows_of(path):
+    return path.read_text().splitlines()[1:] if path.exists() else []
+
+
+def wait_for_rows(path, count, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(rows_of(path)) < count:
+        time.sleep(0.05)
+    return rows_of(path)
+
+
+def test_keys_flushing_disconnect_clock_reset_and_ctrl_c(tmp_path):
+    sensor = PtySensor(tmp_path)
+    out = tmp_path / "data" / "walk.csv"
+    recorder = start_recorder(sensor, out, "--labels", "walk,sit")
+    time.sleep(1.5)
+    recorder.stdin.write(b"1")
+    recorder.stdin.flush()
+    time.sleep(0.5)
+    for t in range(0, 1000, 20):  # 50 rows of "walk"
+        sensor.write(sensor_line(t))
+    assert len(wait_for_rows(out, 50)) == 50  # on disk while the recorder still runs: flushed per row
+    sensor.write(b"garbage\n\xff\xfe\n1,2,3\n")
+    sensor.write(sensor_line(1000)[:9])  # half a line, then the cable goes
+    time.sleep(0.3)
+    sensor.unplug()
+    time.sleep(0.5)
+    sensor.plug()
+    time.sleep(1.5)
+    recorder.stdin.write(b"2")
+    recorder.stdin.flush()
+    time.sleep(0.5)
+    for t in range(1100, 1500, 20):  # 20 rows of "sit"
+        sensor.write(sensor_line(t))
+    wait_for_rows(out, 70)
+    for t in range(0, 200, 20):  # the device restarted: its clock begins again -> a second file
+        sensor.write(sensor_line(t))
+    second = out.with_name("walk-2.csv")
+    assert len(wait_for_rows(second, 10)) == 10
+    recorder.send_signal(signal.SIGINT)  # Ctrl-C
+    stdout, stderr = recorder.communicate(timeout=20)
+    sensor.unplug()
+    assert recorder.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["rows"] == 80 and summary["reconnections"] == 1 and summary["ended"] == "stopped by signal"
+    assert summary["rows_per_label"] == {"walk": 50, "sit": 30}
+    assert sum(summary["skipped_lines"].values()) >= 3
+    recordings, _ = load_csv_folder(out.parent)
+    first = next(r for r in recordings if r.source.endswith("walk.csv"))
+    assert first.subject == "s7" and first.channels[0] == "acc_x" and first.units[0] == "g"
+    assert [first.label_names[i] for i in first.labels[[0, 49, 50, 69]]] == ["walk", "walk", "sit", "sit"]
+    assert first.sample_rate_hz == pytest.approx(50.0)
+    np.testing.assert_allclose(first.samples[3], [0.4, 0.5, -0.25, 0.01, 0.02, 0.03], rtol=1e-6)
+
+
+def test_protocol_labels_by_device_time(tmp_path):
+    steps = read_protocol(write(tmp_path / "p.txt", "# warm-up\nwalk 1 s\n- 0.5 s\nsit 1s\n"))
+    assert steps == [("walk", 1.0), ("", 0.5), ("sit", 1.0)]
+    said = []
+    labels = ProtocolLabels(steps, said.append)
+    assert [labels.label(t) for t in (5000, 5980, 6000, 6499, 6500, 7499)] == ["walk", "walk", "", "", "sit", "sit"]
+    assert said == ["now: walk for 1 s", "now: unlabelled for 0.5 s", "now: sit for 1 s"]
+    with pytest.raises(Exception, match="protocol finished"):
+        labels.label(7500)
+    with pytest.raises(ValueError, match="line 1: expected 'LABEL SECONDS'"):
+        read_protocol(write(tmp_path / "bad.txt", "walk for a while\n"))
+
+
+def test_recorder_ends_with_its_protocol(tmp_path):
+    sensor = PtySensor(tmp_path)
+    out = tmp_path / "p.csv"
+    recorder = start_recorder(sensor, out, "--protocol", str(write(tmp_path / "p.txt", "stand 0.4 s\nwalk 0.4 s\n")))
+    time.sleep(1.5)
+    for t in range(0, 2000, 20):
+        sensor.write(sensor_line(t))
+    stdout, stderr = recorder.communicate(timeout=20)
+    sensor.unplug()
+    assert recorder.returncode == 0, stderr.decode()
+    assert json.loads(stdout)["rows_per_label"] == {"stand": 20, "walk": 20}
+    assert json.loads(stdout)["ended"] == "protocol finished"

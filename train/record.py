@@ -1,0 +1,196 @@
+"""`har record`: labelled recordings from a serial sensor, in the generic CSV format the data layer reads.
+
+Rows `timestamp_ms,<channel>[unit]...,activity,subject` are written and flushed as they arrive, with the
+device's own timestamps, so nothing recorded is lost on Ctrl-C, a crash or an unplugged cable. The label
+comes from the participant's keys (1-9: a class, 0 or space: unlabelled, q: stop) or from a timed
+protocol file ("walk 60 s" per line). If the device restarts and its clock goes back, a new file
+(NAME-2.csv, ...) is started, since timestamps must increase within a recording.
+"""
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
+from device_runtime.sources import RECONNECTED, serial_lines
+
+DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+DEFAULT_UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
+STEP = re.compile(r"^\s*(\S+)\s+([0-9.]+)\s*s?\s*$")
+
+
+class Stop(Exception):
+    """Ctrl-C, SIGTERM, 'q', or the end of the protocol."""
+
+
+def read_protocol(path: str | Path) -> list[tuple[str, float]]:
+    """[(label, seconds)] from lines like `walk 60 s`; '#' starts a comment; label '-' is unlabelled."""
+    steps = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = line.split("#")[0]
+        if not line.strip():
+            continue
+        match = STEP.match(line)
+        if not match:
+            raise ValueError(f"{path}, line {number}: expected 'LABEL SECONDS' like 'walk 60 s', got {line.strip()!r}")
+        steps.append(("" if match.group(1) == "-" else match.group(1), float(match.group(2))))
+    if not steps:
+        raise ValueError(f"{path}: the protocol has no steps")
+    return steps
+
+
+class ProtocolLabels:
+    """Labels by elapsed device time since the first sample; the end of the protocol ends the recording."""
+
+    def __init__(self, steps: list[tuple[str, float]], say):
+        self.steps, self.say = steps, say
+        self.ends = []
+        total = 0.0
+        for _, seconds in steps:
+            total += seconds * 1000
+            self.ends.append(total)
+        self.start: float | None = None
+        self.current = -1
+
+    def label(self, timestamp: float) -> str:
+        self.start = timestamp if self.start is None else self.start
+        elapsed = timestamp - self.start
+        step = next((i for i, end in enumerate(self.ends) if elapsed < end), None)
+        if step is None:
+            raise Stop("protocol finished")
+        if step != self.current:
+            self.current = step
+            name, seconds = self.steps[step]
+            self.say(f"now: {name or 'unlabelled'} for {seconds:g} s")
+        return self.steps[step][0]
+
+
+class KeyLabels:
+    """Labels from single key presses on stdin (a terminal in cbreak mode, or a pipe)."""
+
+    def __init__(self, labels: list[str], say):
+        if not 1 <= len(labels) <= 9:
+            raise ValueError("give 1 to 9 labels for keys 1-9")
+        self.labels, self.say, self.current = labels, say, ""
+        self.say("keys: " + ", ".join(f"{i + 1}={n}" for i, n in enumerate(labels)) + ", 0=unlabelled, q=stop")
+
+    def poll(self) -> None:
+        while select.select([sys.stdin], [], [], 0)[0]:
+            key = os.read(sys.stdin.fileno(), 1).decode(errors="replace")
+            if key in ("", "q"):
+                raise Stop("stopped by key")
+            if key in "0 ":
+                self.current = ""
+            elif key.isdigit() and int(key) <= len(self.labels):
+                self.current = self.labels[int(key) - 1]
+            else:
+                continue
+            self.say(f"now: {self.current or 'unlabelled'}")
+
+    def label(self, timestamp: float) -> str:
+        self.poll()
+        return self.current
+
+
+class CsvWriter:
+    """One recording file after another (a new one when the device clock goes back), flushed per row."""
+
+    def __init__(self, out: Path, header: str, say):
+        self.out, self.header, self.say = out, header, say
+        self.part, self.handle, self.last = 0, None, None
+        self.files: list[Path] = []
+        self._next_file()
+
+    def _next_file(self) -> None:
+        if self.handle:
+            self.handle.close()
+        self.part += 1
+        path = self.out if self.part == 1 else self.out.with_name(f"{self.out.stem}-{self.part}{self.out.suffix}")
+        if path.exists():
+            raise FileExistsError(f"{path} exists; choose another --out (recordings are never overwritten)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(path, "x", buffering=1)  # line-buffered: every row reaches the file at once
+        self.handle.write(self.header + "\n")
+        self.files.append(path)
+        self.last = None
+
+    def write(self, timestamp: float, row: str) -> None:
+        if self.last is not None and timestamp <= self.last:
+            self.say(f"device clock went back ({self.last:g} -> {timestamp:g} ms): starting a new file")
+            self._next_file()
+        self.handle.write(row + "\n")
+        self.last = timestamp
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def record(lines, out: Path, subject: str, columns: list[str], units: list[str], labeler, say) -> dict:
+    channels = [c for c in columns if c != TIMESTAMP]
+    if TIMESTAMP not in columns:
+        raise ValueError("the sensor lines need a timestamp_ms column: the recording keeps the device's timestamps")
+    if len(units) != len(channels):
+        raise ValueError(f"{len(units)} units for {len(channels)} channels {channels}")
+    column_map = ColumnMap(columns, channels)
+    header = ",".join([TIMESTAMP, *(f"{c}[{u}]" if u else c for c, u in zip(channels, units)), "activity", "subject"])
+    writer = CsvWriter(out, header, say)
+    counts, skipped, labels = Counter(), Counter(), Counter()
+
+    def stop(signum, frame):
+        raise Stop("stopped by signal")
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    reason = "end of input"
+    try:
+        for raw in lines:
+            if raw is RECONNECTED:
+                counts["reconnections"] += 1
+                continue
+            parsed = parse_line(raw, column_map)
+            if isinstance(parsed, str):
+                skipped[parsed] += 1
+                continue
+            timestamp, values = parsed
+            label = labeler.label(timestamp)
+            writer.write(timestamp, ",".join([f"{timestamp:g}", *(f"{v:.7g}" for v in values), label, subject]))
+            counts["rows"] += 1
+            labels[label or "(unlabelled)"] += 1
+    except Stop as why:
+        reason = str(why)
+    finally:
+        writer.close()
+    return {"files": [str(f) for f in writer.files], "rows": counts["rows"], "rows_per_label": dict(labels),
+            "skipped_lines": dict(skipped), "reconnections": counts["reconnections"], "ended": reason}
+
+
+def run(port: str, baud: int, out: str, subject: str, columns: list[str], units: list[str],
+        protocol: str | None, labels: list[str] | None) -> dict:
+    def say(message: str) -> None:
+        print(f"har record: {message}", file=sys.stderr, flush=True)
+
+    labeler = ProtocolLabels(read_protocol(protocol), say) if protocol else KeyLabels(labels or [], say)
+    terminal = None
+    if not protocol and sys.stdin.isatty():
+        import termios
+        import tty
+
+        terminal = termios.tcgetattr(sys.stdin)
+        tty.setcbreak(sys.stdin)
+    try:
+        say(f"recording {port} to {out} (subject {subject}); Ctrl-C stops")
+        started = time.monotonic()
+        summary = record(serial_lines(port, baud, say), Path(out), subject, columns, units, labeler, say)
+        summary["seconds"] = round(time.monotonic() - started, 1)
+        return summary
+    finally:
+        if terminal is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin, termios.TCSADRAIN, terminal)
