@@ -35,6 +35,10 @@ RESOLVER_METHODS = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
 }
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The sensor streamer sketch reads an LSM9DS1 (g and deg/s) and prints the model's channels in its units.
+ACC_SCALES = {"g": "1.0f", "m/s^2": "9.80665f"}
+GYRO_SCALES = {"rad/s": "0.0174532925f", "deg/s": "1.0f"}
+STREAMED = re.compile(r"^(acc|gyro)_([xyz])$")
 
 
 class FirmwareError(ValueError):
@@ -62,6 +66,24 @@ def c_float(value: float) -> str:
     if not any(c in text for c in ".en"):
         text += ".0"
     return text + "f"
+
+
+def streamer_channels(contract: dict) -> dict | None:
+    """What the streamer sketch prints for each channel, or None if the model wants other sensors or units."""
+    exprs, units = [], {"acc": set(), "gyro": set()}
+    for name, unit in zip(contract["channels"], contract["units"]):
+        match = STREAMED.match(name)
+        if not match:
+            return None
+        sensor, axis = match.groups()
+        units[sensor].add(unit)
+        exprs.append((name, f"{sensor[0]}{axis} * k{sensor.capitalize()}Scale"))
+    acc_unit = next(iter(units["acc"]), "g")
+    gyro_unit = next(iter(units["gyro"]), "rad/s")
+    if len(units["acc"]) > 1 or len(units["gyro"]) > 1 or acc_unit not in ACC_SCALES or gyro_unit not in GYRO_SCALES:
+        return None
+    return {"streamer": exprs, "acc_unit": acc_unit, "gyro_unit": gyro_unit,
+            "acc_scale": ACC_SCALES[acc_unit], "gyro_scale": GYRO_SCALES[gyro_unit]}
 
 
 def arena_size(measured: int) -> int:
@@ -111,12 +133,16 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
         "has_lstm": "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops,
         "c_float": c_float,
     }
+    streamer = streamer_channels(contract)
+    values.update(streamer or {})
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,
     )
     written = []
     for template in sorted(TEMPLATES.glob("*.j2")):
+        if template.name.startswith("sensor_streamer") and streamer is None:
+            continue  # the model reads sensors the sketch does not know
         name = files + template.name[: -len(".j2")]
         text = environment.get_template(template.name).render(values)
         atomic_write(out_dir / name, text)

@@ -34,7 +34,7 @@ def firmware(int8_model, tmp_path_factory):
 
 def test_generates_the_documented_files(firmware):
     names = sorted(p.name for p in firmware.iterdir())
-    assert names == ["main.cc", "model_data.cc", "model_data.h", "model_settings.h", "op_resolver.h"]
+    assert names == ["main.cc", "model_data.cc", "model_data.h", "model_settings.h", "op_resolver.h", "sensor_streamer.ino"]
 
 
 def test_model_data_compiles_strictly_and_reproduces_the_tflite(firmware, int8_model):
@@ -179,3 +179,47 @@ def test_cross_compiles_for_cortex_m4_with_the_model_in_flash(firmware):
     size = int(line.split()[-2], 16)
     assert size == (firmware / "model_data.cc").read_text().count("0x")
     assert sections.get(".data", 0) < 4096 and sections[".rodata"] >= size
+
+
+ARDUINO_STUB = """
+#include <stdio.h>
+static unsigned long fake_us = 0;
+unsigned long micros() { return fake_us += 1000; }
+unsigned long millis() { return fake_us / 1000; }
+struct SerialPort {
+  void begin(long) {}
+  explicit operator bool() const { return true; }
+  void print(unsigned long v) { printf("%lu", v); }
+  void print(char c) { putchar(c); }
+  void print(float v, int digits) { printf("%.*f", digits, v); }
+  void println() { putchar('\\n'); }
+  void println(const char* s) { puts(s); }
+} Serial;
+struct FakeImu {
+  bool begin() { return true; }
+  bool accelerationAvailable() { return true; }
+  bool gyroscopeAvailable() { return true; }
+  void readAcceleration(float& x, float& y, float& z) { x = 0.5f; y = -0.25f; z = 1.0f; }
+  void readGyroscope(float& x, float& y, float& z) { x = 180.0f; y = -90.0f; z = 0.0f; }
+} IMU;
+"""
+
+
+def test_sensor_streamer_prints_the_models_channels_in_its_units(firmware, tmp_path):
+    """Compiled on the host against a stub Arduino core: 50 Hz lines that the recorder and runtime parse."""
+    from device_runtime.line_parser import ColumnMap, parse_line
+
+    (tmp_path / "Arduino_LSM9DS1.h").write_text(ARDUINO_STUB)
+    (tmp_path / "run.cc").write_text(
+        '#include "sketch.cc"\nint main() { setup(); for (int i = 0; i < 100; i++) loop(); return 0; }\n'
+    )
+    shutil.copy(firmware / "sensor_streamer.ino", tmp_path / "sketch.cc")
+    shutil.copy(firmware / "model_settings.h", tmp_path)
+    sh(STRICT_CXX + ["-I.", "run.cc", "-o", "streamer"], tmp_path)
+    lines = sh(["./streamer"], tmp_path).splitlines()
+    columns = ColumnMap(["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"],
+                        ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"])
+    parsed = [parse_line(line, columns) for line in lines]
+    times = [t for t, _ in parsed]
+    assert len(parsed) >= 5 and all(19 <= d <= 21 for d in np.diff(times))  # one sample every 20 ms (50 Hz)
+    np.testing.assert_allclose(parsed[0][1], [0.5, -0.25, 1.0, np.pi, -np.pi / 2, 0.0], rtol=1e-5)
