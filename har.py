@@ -128,16 +128,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _headline(metrics: dict) -> str:
     if "mae" in metrics:
         return f"test MAE {metrics['mae']:.4f}, RMSE {metrics['rmse']:.4f}"
-    return f"test accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}, {metrics['params']:,} parameters"
+    line = f"test accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}"
+    return line + (f", {metrics['params']:,} parameters" if metrics.get("params") else "")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from train.evaluate import evaluate_run
+    from train.evaluate import evaluate_run, evaluate_tflite
 
-    metrics = evaluate_run(args.run)
+    if args.run.endswith(".tflite"):
+        out = Path(args.out or Path(args.run).with_suffix("").name + "_evaluation")
+        metrics = evaluate_tflite(args.run, data_config_from_args(args), out)
+    else:
+        metrics = evaluate_run(args.run)
+        out = Path(args.run) / "evaluation"
     print(Path(args.run).name + ": " + _headline(metrics))
-    report = Path(args.run) / "evaluation" / "report.md"
-    print(report.read_text() if report.exists() else "")
+    print((out / "report.md").read_text())
     return 0
 
 
@@ -261,9 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="score a run on its test subjects",
         description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix (JSON, PNG, text) "
-        "of a trained run on its test subjects, with a Markdown report, all written to RUN/evaluation/.",
+        "on the test subjects, with a Markdown report: of a trained run (written to RUN/evaluation/), or of a "
+        ".tflite run with the device runtime's interpreter and its embedded contract (on the data options' "
+        "test subjects, the embedded HAPT by default).",
     )
-    evaluate.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
+    evaluate.add_argument("run", help="a run folder (runs/NAME), its model.keras, or a .tflite")
+    evaluate.add_argument("--out", help="for a .tflite: the report folder (default MODEL_evaluation/)")
+    add_data_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     from train.record import DEFAULT_COLUMNS, DEFAULT_UNITS

@@ -74,8 +74,12 @@ class Classifier:
         return z
 
     def __call__(self, raw_window: np.ndarray) -> tuple[np.ndarray, float]:
-        """(probabilities, invoke milliseconds)."""
-        tensor = self.model_input(raw_window)[None]
+        """(probabilities, invoke milliseconds) of one raw window."""
+        return self.run(self.model_input(raw_window))
+
+    def run(self, tensor: np.ndarray) -> tuple[np.ndarray, float]:
+        """(probabilities, invoke milliseconds) of one window already in the model's input form."""
+        tensor = tensor[None]
         if self.stateful:
             self.interpreter.reset_all_variables()
         self.interpreter.set_tensor(self.input["index"], tensor.reshape(self.input["shape"]))

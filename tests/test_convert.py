@@ -131,3 +131,15 @@ def test_every_family_converts_to_int8_that_tflm_runs(tmp_path, family):
     assert "tflm" in report and report["arena_bytes"] > 0
     assert "WHILE" not in report["ops"]
     assert report["agreement"]["litert_vs_tflm_argmax"] >= 0.99
+
+
+def test_har_evaluate_on_the_tflite_matches_the_conversion_report(converted, tmp_path, capsys):
+    """The device runtime's interpreter path and the converter's validation score the same model alike."""
+    from har import main
+
+    _, out, report = converted
+    assert main(["evaluate", str(out), "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["accuracy"] == report["int8"]["accuracy"]
+    assert metrics["confusion_matrix"] == report["int8"]["confusion_matrix"]
+    assert (tmp_path / "confusion.png").exists() and "macro-F1" in capsys.readouterr().out

@@ -1,16 +1,19 @@
-"""`har evaluate`: score a trained run on its test subjects and write the report beside it.
+"""`har evaluate`: score a trained run, or a .tflite, on the test subjects and write the reports.
 
-Writes runs/NAME/evaluation/: metrics.json, confusion.json, confusion.txt, confusion.png and report.md.
+Writes metrics.json, confusion.json, confusion.txt, confusion.png and report.md to runs/NAME/evaluation/
+(or, for a .tflite, to the folder given).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+
 from train.contract import PreprocessingContract
-from train.dataset import prepare
+from train.dataset import DataConfig, prepare
 from train.fit import RunConfig, score
-from train.metrics import format_confusion, plot_confusion
+from train.metrics import classification_report, format_confusion, plot_confusion
 from train.models import count_macs, keras
 
 
@@ -22,6 +25,27 @@ def resolve_run(path: str | Path) -> Path:
         if not (run / needed).exists():
             raise FileNotFoundError(f"{run} is not a finished run: {needed} is missing (train it with `har train`)")
     return run
+
+
+def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path) -> dict:
+    """A .tflite on the test subjects of `data`, run the way the device runs it (its embedded contract)."""
+    from device_runtime import preprocess
+    from device_runtime.interpreter import Classifier
+    from device_runtime.model_contract import load_contract
+
+    path, out = Path(path), Path(out)
+    embedded = load_contract(path)
+    contract = PreprocessingContract.from_json(json.dumps(embedded))
+    test = prepare(data, contract).splits["test"]
+    classifier = Classifier(str(path), embedded)
+    q = contract.quantization
+    inputs = preprocess.quantize(test.x, q["input_scale"], q["input_zero_point"]) if q else test.x
+    scores = np.array([classifier.run(x)[0] for x in inputs])
+    metrics = classification_report(test.y, scores.argmax(axis=1), contract.class_names)
+    metrics.update(run=path.name, family=f"{path.name} ({classifier.interpreter_name})", params=None, macs=None,
+                   test_subjects=sorted(set(test.subjects.tolist()), key=lambda s: (len(s), s)))
+    write_reports(metrics, contract, out, f"{path.name}: test subjects")
+    return metrics
 
 
 def evaluate_run(path: str | Path) -> dict:
@@ -41,18 +65,25 @@ def evaluate_run(path: str | Path) -> dict:
         test_subjects=sorted(set(test.subjects.tolist()), key=lambda s: (len(s), s)),
         **training,
     )
-    out = run / "evaluation"
-    out.mkdir(exist_ok=True)
+    write_reports(metrics, contract, run / "evaluation", f"{run.name}: test subjects")
+    return metrics
+
+
+def write_reports(metrics: dict, contract: PreprocessingContract, out: Path, title: str) -> None:
+    """metrics.json, confusion.json/.txt/.png and report.md in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if contract.task == "classification":
         (out / "confusion.json").write_text(
             json.dumps({"class_names": contract.class_names, "matrix": metrics["confusion_matrix"]}, indent=2)
         )
         (out / "confusion.txt").write_text(format_confusion(metrics["confusion_matrix"], contract.class_names) + "\n")
-        figure = plot_confusion(metrics["confusion_matrix"], contract.class_names, f"{run.name}: test subjects")
+        import matplotlib.pyplot as plt
+
+        figure = plot_confusion(metrics["confusion_matrix"], contract.class_names, title)
         figure.savefig(out / "confusion.png", dpi=110)
+        plt.close(figure)
     (out / "report.md").write_text(markdown_report(metrics, contract))
-    return metrics
 
 
 def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
@@ -61,8 +92,9 @@ def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
         "",
         f"Test subjects: {' '.join(metrics['test_subjects'])} ({metrics['windows']} windows of "
         f"{contract.window} samples at {contract.sample_rate_hz:g} Hz, stride {contract.stride}).",
-        f"Parameters: {metrics['params']:,}; MACs per inference: {metrics['macs']:,}.",
     ]
+    if metrics.get("params"):
+        lines.append(f"Parameters: {metrics['params']:,}; MACs per inference: {metrics['macs']:,}.")
     if "fit_seconds" in metrics:
         lines.append(
             f"Training: {metrics['fit_seconds']:.0f} s, {metrics['epochs']} epochs; final model: "
