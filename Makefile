@@ -32,4 +32,4 @@ bench: $(INSTALLED)
 	$(BIN)/har bench
 
 clean:
-	rm -rf runs model.tflite model.contract.json model.report.json model.report.md
+	rm -rf runs model.tflite model.contract.json model.report.json model.report.md firmware stream_eval
