@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = stages.add_parser(
         "evaluate",
-        help="score a run on its test subjects",
+        help="score a run or a .tflite on the test subjects",
         description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix (JSON, PNG, text) "
         "on the test subjects, with a Markdown report: of a trained run (written to RUN/evaluation/), or of a "
         ".tflite run with the device runtime's interpreter and its embedded contract (on the data options' "
