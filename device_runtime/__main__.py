@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--xnnpack", action="store_true",
                         help="use the XNNPACK delegate (faster on large models; may differ from the validated "
-                        "reference kernels by one LSB). Default: reference kernels, bit-exact with TFLM")
+                        "reference kernels by one LSB). Default: the reference kernels that model.report.md validated")
     return parser
 
 
