@@ -7,16 +7,16 @@ the files, each written atomically and the model last, so make never sees a half
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from convert.flatbuffer import embed_contract, ops_of
 from convert.quantize import (
-    ConversionError, atomic_write, check_microcontroller_ready, convert_model, export_model, load_run,
+    ConversionError, check_microcontroller_ready, convert_model, export_model, load_run,
     quantization_of, representative_windows,
 )
 from convert.validate import markdown, validate
-from device_runtime.model_contract import sidecar_path
+from device_runtime.files import atomic_write
+from device_runtime.contract import sidecar_path
 from train.dataset import prepare
 from train.evaluate import resolve_run
 from train.models import count_macs
@@ -47,10 +47,10 @@ def convert_run(
     ops = ops_of(converted)
     if target == "mcu":
         check_microcontroller_ready(mode, ops)
-    contract.quantization = quantization_of(converted)
-    final = embed_contract(converted, asdict(contract))
+    contract = contract.with_quantization(quantization_of(converted))
+    final = embed_contract(converted, contract.to_dict())
     float32 = converted if mode == "float32" else convert_model(exported, "float32", None)
-    float32_size = len(embed_contract(float32, asdict(contract) | {"quantization": None}))  # as shipped
+    float32_size = len(embed_contract(float32, contract.to_dict() | {"quantization": None}))  # as shipped
 
     # Validate the exact bytes that will ship: write them to a temporary path first.
     staging = out.with_name(f".{out.name}.validating")
@@ -78,6 +78,6 @@ def convert_run(
             f"{mode} accuracy is {report['accuracy_drop_points']:.2f} points below float (limit {max_drop:g}); "
             f"{out} not written. See {report_path(out, 'md')}; try more --representative windows or --mode float32"
         )
-    atomic_write(sidecar_path(out), json.dumps(asdict(contract), sort_keys=True, indent=2))
+    atomic_write(sidecar_path(out), contract.to_json())
     atomic_write(out, final)
     return report

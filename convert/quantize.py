@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from convert.flatbuffer import strip_names
-from train.contract import PreprocessingContract
+from device_runtime.contract import Contract
 from train.fit import RunConfig
 from train.models import build_model, keras
 from train.windows import Windows
@@ -29,13 +27,13 @@ class ConversionError(RuntimeError):
     """The model cannot be converted as asked; the message says what to do instead."""
 
 
-def load_run(run: Path) -> tuple[RunConfig, PreprocessingContract, keras.Model]:
+def load_run(run: Path) -> tuple[RunConfig, Contract, keras.Model]:
     config = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
-    contract = PreprocessingContract.from_json((run / "contract.json").read_text())
+    contract = Contract.read(run / "contract.json")
     return config, contract, keras.models.load_model(run / "model.keras")
 
 
-def export_model(config: RunConfig, contract: PreprocessingContract, trained: keras.Model) -> keras.Model:
+def export_model(config: RunConfig, contract: Contract, trained: keras.Model) -> keras.Model:
     """The same network rebuilt with batch size 1: static [1, T, C] input, BatchNorm folded into the
     convolution, and (with tf_keras) LSTMs as the fused op TFLM runs (shared/STACK.md)."""
     regression = contract.task == "regression"
@@ -119,16 +117,3 @@ def check_microcontroller_ready(mode: str, ops: list[str]) -> None:
             "instead of the fused UNIDIRECTIONAL_SEQUENCE_LSTM. Build LSTMs with tf_keras and batch size 1 "
             "(as train/models.py does), or use --target pi"
         )
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside `path`, then rename: a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,7 +11,7 @@ import numpy as np
 
 from convert.tflm_probe import run_tflm
 from device_runtime import preprocess
-from train.contract import PreprocessingContract
+from device_runtime.contract import Contract
 from train.metrics import classification_report
 
 PROBE_ARENA = 1 << 20  # generous arena for the measuring run; the measured size is then confirmed alone
@@ -60,7 +60,7 @@ def measure_tflm(model_path: Path, inputs: np.ndarray) -> dict:
 
 def validate(
     model: bytes, model_path: Path, float_model, test_x: np.ndarray, test_y: np.ndarray,
-    contract: PreprocessingContract, quantization: dict | None, on_tflm: bool,
+    contract: Contract, quantization: dict | None, on_tflm: bool,
 ) -> dict:
     names = contract.class_names
     float_scores = float_model.predict(test_x, batch_size=512, verbose=0)

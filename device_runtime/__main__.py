@@ -17,7 +17,8 @@ from pathlib import Path
 
 from device_runtime.interpreter import Classifier
 from device_runtime.line_parser import TIMESTAMP, ColumnMap, header_columns, parse_line
-from device_runtime.model_contract import ModelError, load_contract
+from device_runtime.contract import load_contract
+from device_runtime.model_file import ModelError
 from device_runtime.smoothing import DEFAULT_VOTES, EmaHysteresis, MajorityVote
 from device_runtime.sources import RECONNECTED, file_lines, serial_lines, stdin_lines
 from device_runtime.stream import WindowStream
@@ -107,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         contract = load_contract(args.model)
         classifier = Classifier(args.model, contract, args.interpreter, args.threads, args.xnnpack)
         columns = ColumnMap(
-            args.columns.split(",") if args.columns else [TIMESTAMP, *contract["channels"]], contract["channels"]
+            args.columns.split(",") if args.columns else [TIMESTAMP, *contract.channels], contract.channels
         )
     except (ModelError, ValueError) as error:
         log(f"error: {error}")
         return 2
-    log(f"model {Path(args.model).name}: {len(contract['class_names'])} classes, window {contract['window']} "
-        f"samples every {contract['stride']} at {contract['sample_rate_hz']:g} Hz; interpreter: {classifier.interpreter_name}")
+    log(f"model {Path(args.model).name}: {len(contract.class_names)} classes, window {contract.window} "
+        f"samples every {contract.stride} at {contract.sample_rate_hz:g} Hz; interpreter: {classifier.interpreter_name}")
 
     stream = WindowStream(classifier, contract, make_smoother(args), args.max_gap_ms, log)
     if args.port:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(parsed, str):
                 names = header_columns(raw) if counts["lines"] == 1 and not args.columns else None
                 if names is not None:
-                    columns = ColumnMap(names, contract["channels"])
+                    columns = ColumnMap(names, contract.channels)
                     counts["header lines"] += 1
                 else:
                     skipped[parsed] += 1

@@ -11,7 +11,12 @@ import time
 import numpy as np
 
 from device_runtime import preprocess
-from device_runtime.model_contract import ModelError
+from device_runtime.contract import Contract
+from device_runtime.model_file import ModelError
+
+
+def _same_quantization(tensor: tuple, scale: float, zero_point: int) -> bool:
+    return np.float32(tensor[0]) == np.float32(scale) and int(tensor[1]) == zero_point
 
 
 def _module_classes(module):
@@ -47,7 +52,7 @@ class Classifier:
     """One window of raw samples (window x channels, in contract order and units) -> class probabilities."""
 
     def __init__(
-        self, model_path: str, contract: dict, interpreter: str | None = None, threads: int = 1, xnnpack: bool = False
+        self, model_path: str, contract: Contract, interpreter: str | None = None, threads: int = 1, xnnpack: bool = False
     ):
         (interpreter_class, resolver), self.interpreter_name = find_interpreter(interpreter)
         # Reference kernels by default: the kernels the conversion report validated, so the Pi reproduces
@@ -58,25 +63,30 @@ class Classifier:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.contract = contract
-        expected = (contract["window"], len(contract["channels"]))
+        expected = (contract.window, len(contract.channels))
         if tuple(self.input["shape"][-2:]) != expected:
             raise ModelError(
                 f"{model_path}: the model's input is {list(self.input['shape'])} but its contract says "
                 f"{expected[0]} samples x {expected[1]} channels; the model and its settings do not match"
             )
-        if tuple(self.output["shape"])[-1] != len(contract["class_names"]):
+        if tuple(self.output["shape"])[-1] != len(contract.class_names):
             raise ModelError(
-                f"{model_path}: the model has {self.output['shape'][-1]} outputs for {len(contract['class_names'])} classes"
+                f"{model_path}: the model has {self.output['shape'][-1]} outputs for {len(contract.class_names)} classes"
             )
-        q = contract.get("quantization")
+        q = contract.quantization
         if (self.input["dtype"] == np.int8) != bool(q):
             raise ModelError(f"{model_path}: input type {self.input['dtype'].__name__} does not match the contract's quantization")
+        if q and not _same_quantization(self.input["quantization"], q["input_scale"], q["input_zero_point"]):
+            raise ModelError(
+                f"{model_path}: the contract's int8 input scale/zero point ({q['input_scale']}, {q['input_zero_point']}) "
+                f"differ from the model tensor's {tuple(self.input['quantization'])}; reconvert the model"
+            )
         self.quantization = q
         self.stateful = hasattr(self.interpreter, "reset_all_variables")
 
     def model_input(self, raw_window: np.ndarray) -> np.ndarray:
         """Raw window -> the exact tensor the model takes (normalised, then int8-quantized if int8)."""
-        z = preprocess.normalise(raw_window, self.contract["norm_mean"], self.contract["norm_std"])
+        z = preprocess.normalise(raw_window, self.contract.norm_mean, self.contract.norm_std)
         if self.quantization:
             return preprocess.quantize(z, self.quantization["input_scale"], self.quantization["input_zero_point"])
         return z

@@ -5,6 +5,7 @@ from collections import Counter
 
 import numpy as np
 
+from device_runtime.contract import Contract
 from device_runtime.interpreter import Classifier
 
 DRIFT_TOLERANCE = 0.05  # relative deviation of the measured sample rate that earns a warning
@@ -15,17 +16,17 @@ class WindowStream:
     (re)start, exactly as the training pipeline cuts a continuous recording. A gap in the timestamps (or a
     timestamp that goes back) restarts the window: samples on both sides of a gap never share a window."""
 
-    def __init__(self, classifier: Classifier, contract: dict, smoother, max_gap_ms: float | None = None, log=None):
+    def __init__(self, classifier: Classifier, contract: Contract, smoother, max_gap_ms: float | None = None, log=None):
         self.classify, self.smoother, self.log = classifier, smoother, log
-        self.window, self.stride = contract["window"], contract["stride"]
-        self.rate = float(contract["sample_rate_hz"])
+        self.window, self.stride = contract.window, contract.stride
+        self.rate = float(contract.sample_rate_hz)
         self.period_ms = 1000.0 / self.rate
         self.max_gap_ms = max_gap_ms if max_gap_ms is not None else 2.5 * self.period_ms
-        channels = len(contract["channels"])
+        channels = len(contract.channels)
         self.samples = np.zeros((2 * self.window, channels), np.float32)  # each sample stored twice
         self.times = np.zeros(2 * self.window)
         self.events: Counter = Counter()
-        self.names = contract["class_names"]
+        self.names = contract.class_names
         self.mean_step: float | None = None
         self.drifting = False
         self.reset()

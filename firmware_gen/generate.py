@@ -13,9 +13,9 @@ import jinja2
 import numpy as np
 
 from convert.flatbuffer import ops_of
-from convert.quantize import atomic_write
+from device_runtime.files import atomic_write
 from convert.tflm_probe import run_tflm
-from device_runtime.model_contract import load_contract
+from device_runtime.contract import load_contract
 from device_runtime.smoothing import DEFAULT_VOTES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -71,7 +71,7 @@ def c_float(value: float) -> str:
 def streamer_channels(contract: dict) -> dict | None:
     """What the streamer sketch prints for each channel, or None if the model wants other sensors or units."""
     exprs, units = [], {"acc": set(), "gyro": set()}
-    for name, unit in zip(contract["channels"], contract["units"]):
+    for name, unit in zip(contract.channels, contract.units):
         match = STREAMED.match(name)
         if not match:
             return None
@@ -95,7 +95,7 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     if not IDENTIFIER.match(prefix):
         raise FirmwareError(f"prefix '{prefix}' is not a C identifier")
     contract = load_contract(model_path)
-    quantization = contract.get("quantization")
+    quantization = contract.quantization
     if not quantization:
         raise FirmwareError(f"{model_path} is not a full-int8 model; convert it with `har convert --mode int8`")
     model = model_path.read_bytes()
@@ -103,7 +103,7 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     unknown = [op for op in ops if op not in RESOLVER_METHODS]
     if unknown:
         raise FirmwareError(f"{model_path} uses ops {unknown} that the generated op resolver does not know")
-    probe_input = np.zeros((1, contract["window"], len(contract["channels"])), np.int8)
+    probe_input = np.zeros((1, contract.window, len(contract.channels)), np.int8)
     _, measured, why = run_tflm(model_path, probe_input, 1 << 20)
     if measured is None:
         raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")
@@ -118,11 +118,11 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
         "hex_rows": [", ".join(f"0x{b:02x}" for b in model[i : i + 12]) for i in range(0, len(model), 12)],
         "contract": contract,
         "q": quantization,
-        "class_names": [c_string(n) for n in contract["class_names"]],
-        "channels": [c_string(n) for n in contract["channels"]],
-        "units": [c_string(u) for u in contract["units"]],
-        "mean": [c_float(v) for v in contract["norm_mean"]],
-        "std": [c_float(v) for v in contract["norm_std"]],
+        "class_names": [c_string(n) for n in contract.class_names],
+        "channels": [c_string(n) for n in contract.channels],
+        "units": [c_string(u) for u in contract.units],
+        "mean": [c_float(v) for v in contract.norm_mean],
+        "std": [c_float(v) for v in contract.norm_std],
         "methods": [RESOLVER_METHODS[op] for op in ops],
         "ops": ops,
         "arena_measured": measured,

@@ -6,7 +6,8 @@ import pytest
 
 from convert.pipeline import convert_run
 from convert.quantize import ConversionError, check_microcontroller_ready, representative_windows
-from device_runtime.model_contract import ModelError, contract_from_model, load_contract, sidecar_path
+from device_runtime.contract import contract_from_model, load_contract, sidecar_path
+from device_runtime.model_file import ModelError
 from train.fit import RunConfig, train_run
 from train.windows import Windows
 
@@ -55,12 +56,12 @@ def test_representative_windows_are_stratified():
 
 def test_contract_round_trips_through_the_model(converted):
     run, out, report = converted
-    embedded = contract_from_model(out.read_bytes())
+    embedded = contract_from_model(out.read_bytes()).to_dict()
     trained = json.loads((run / "contract.json").read_text())
     assert {k: v for k, v in embedded.items() if k != "quantization"} == {k: v for k, v in trained.items() if k != "quantization"}
     assert embedded["quantization"] == report["quantization"]
     assert embedded["quantization"]["input_scale"] > 0
-    assert load_contract(out) == json.loads(sidecar_path(out).read_text())
+    assert load_contract(out).to_dict() == json.loads(sidecar_path(out).read_text())
 
 
 def test_stale_contract_beside_the_model_is_refused(converted, tmp_path):

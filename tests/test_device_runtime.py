@@ -13,6 +13,7 @@ from conftest import REPO, PtySensor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from device_runtime.contract import Contract
 from device_runtime.line_parser import MAX_LINE_BYTES, ColumnMap, header_columns, parse_line
 from device_runtime.smoothing import EmaHysteresis, MajorityVote
 from device_runtime.sources import LineSplitter
@@ -101,7 +102,8 @@ class FakeClassifier:
         return p, 0.0
 
 
-CONTRACT = {"window": 4, "stride": 2, "sample_rate_hz": 50.0, "channels": ["x"], "class_names": ["a", "b", "c"]}
+CONTRACT = Contract(window=4, stride=2, sample_rate_hz=50.0, channels=["x"], units=["g"], class_names=["a", "b", "c"],
+                    norm_mean=[0.0], norm_std=[1.0])
 
 
 def push_all(stream, times):
@@ -181,23 +183,21 @@ def hapt_test_recording(samples=3000):
 def reference_classes(model_path, contract, rows, predictions):
     """The training pipeline's own classes for the windows the runtime reported (matched by timestamps)."""
     from convert.validate import model_input, run_litert
-    from train.contract import PreprocessingContract
-
-    c = PreprocessingContract.from_json(json.dumps(contract))
+    c = contract
     times = rows[:, 0]
     windows = []
     for p in predictions:
         idx = np.flatnonzero((times >= p["start_ms"]) & (times <= p["t_ms"]))
-        assert len(idx) == contract["window"], p
+        assert len(idx) == contract.window, p
         windows.append(rows[idx, 1:])
-    raw = run_litert(model_path.read_bytes(), model_input(c.normalise(np.array(windows)), contract["quantization"]))
-    return [contract["class_names"][k] for k in raw.argmax(axis=1)]
+    raw = run_litert(model_path.read_bytes(), model_input(c.normalise(np.array(windows)), contract.quantization))
+    return [contract.class_names[k] for k in raw.argmax(axis=1)]
 
 
 def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_model, tmp_path):
     """A simulated sensor writes a real HAPT test recording (timestamps at 50 Hz, sent 10x faster), with
     garbage lines and an unplug in the middle; the runtime's window classes equal the pipeline's."""
-    from device_runtime.model_contract import load_contract
+    from device_runtime.contract import load_contract
 
     model = int8_model[1]
     contract = load_contract(model)

@@ -9,7 +9,7 @@ import pytest
 
 from convert.flatbuffer import embed_contract
 from device_runtime import preprocess
-from device_runtime.model_contract import contract_from_model
+from device_runtime.contract import contract_from_model
 from firmware_gen.generate import FirmwareError, generate
 from train.dataset import EMBEDDED_HAPT
 from train.load_hapt import load_hapt
@@ -61,10 +61,10 @@ def raw_test_windows(count=24):
 
 def test_settings_header_quantizes_real_windows_bit_exactly(firmware, int8_model):
     contract = contract_from_model(int8_model[1].read_bytes())
-    q = contract["quantization"]
+    q = contract.quantization
     raw = raw_test_windows()
     expected = preprocess.quantize(
-        preprocess.normalise(raw, contract["norm_mean"], contract["norm_std"]), q["input_scale"], q["input_zero_point"]
+        preprocess.normalise(raw, contract.norm_mean, contract.norm_std), q["input_scale"], q["input_zero_point"]
     )
     (firmware / "windows.txt").write_text("\n".join(f"{v:.9g}" for v in raw.astype(np.float32).ravel()) + "\n")
     (firmware / "quantize.c").write_text(
@@ -109,7 +109,7 @@ def test_same_model_same_bytes(firmware, int8_model, tmp_path):
 
 
 def with_contract(model_path, tmp_path, **changes):
-    contract = contract_from_model(model_path.read_bytes()) | changes
+    contract = contract_from_model(model_path.read_bytes()).to_dict() | changes
     path = tmp_path / "changed.tflite"
     path.write_bytes(embed_contract(model_path.read_bytes(), contract))
     return path

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from train.contract import PreprocessingContract
 from train.recording import Recording
 from train.windows import cut_windows
 
@@ -47,38 +46,3 @@ def test_mismatched_channels_are_refused():
     other.channels = ("x", "z")
     with pytest.raises(ValueError, match="channels \\['x', 'z'\\] differ"):
         cut_windows([recording(), other], 4, 2, None, ["a", "b"])
-
-
-def contract(**changes):
-    values = dict(
-        sample_rate_hz=50.0, channels=["x", "y"], units=["g", "g"], window=4, stride=2,
-        class_names=["a", "b"], norm_mean=[1.0, 2.0], norm_std=[2.0, 4.0],
-    )
-    values.update(changes)
-    return PreprocessingContract(**values)
-
-
-def test_contract_round_trip_and_normalise():
-    c = contract(quantization={"input_scale": 0.1, "input_zero_point": -3})
-    again = PreprocessingContract.from_json(c.to_json())
-    assert again == c
-    np.testing.assert_array_equal(c.normalise(np.array([[3.0, 2.0]])), [[1.0, 0.0]])
-
-
-@pytest.mark.parametrize(
-    "changes, message",
-    [
-        ({"units": ["g"]}, "units has 1 entries for 2 channels"),
-        ({"norm_std": [1.0, 0.0]}, "norm_std must be positive"),
-        ({"version": 99}, "version 99"),
-        ({"class_names": ["a"]}, "at least two class names"),
-    ],
-)
-def test_invalid_contracts_are_refused(changes, message):
-    with pytest.raises(ValueError, match=message):
-        contract(**changes)
-
-
-def test_unknown_contract_fields_are_refused():
-    with pytest.raises(ValueError, match="unknown fields \\['colour'\\]"):
-        PreprocessingContract.from_json(contract().to_json()[:-2] + ', "colour": 1}')

@@ -9,7 +9,7 @@ import numpy as np
 
 from train import load_hapt
 from train.config import known_keys_only
-from train.contract import PreprocessingContract
+from device_runtime.contract import Contract
 from train.load_csv import load_csv_folder
 from train.load_pamap2 import load_pamap2
 from train.load_wisdm import load_wisdm
@@ -51,7 +51,7 @@ class DataConfig:
 
 @dataclass
 class Prepared:
-    contract: PreprocessingContract
+    contract: Contract
     splits: dict[str, Windows]  # normalised windows per split
     summary: dict
 
@@ -119,7 +119,7 @@ def class_mapping(config: DataConfig, recordings: list[Recording], regression: b
     return mapping, list(dict.fromkeys(mapping.values()))
 
 
-def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -> Prepared:
+def prepare(config: DataConfig, contract: Contract | None = None) -> Prepared:
     """Load, window, split by subject, and fit normalisation on the training windows only.
 
     Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
@@ -142,7 +142,7 @@ def prepare(config: DataConfig, contract: PreprocessingContract | None = None) -
     splits = {name: windows.select(np.isin(windows.subjects, subjects)) for name, subjects in assignment.items()}
     flat = splits["train"].x.reshape(-1, windows.x.shape[2]).astype(np.float64)
     std = flat.std(axis=0)
-    fitted = PreprocessingContract(
+    fitted = Contract(
         sample_rate_hz=rate,
         channels=list(recordings[0].channels),
         units=list(recordings[0].units),

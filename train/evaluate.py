@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.contract import PreprocessingContract
+from device_runtime.contract import Contract
 from train.dataset import DataConfig, prepare
 from train.fit import RunConfig, score
 from train.metrics import classification_report, format_confusion, plot_confusion
@@ -31,13 +31,12 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path) -> dict
     """A .tflite on the test subjects of `data`, run the way the device runs it (its embedded contract)."""
     from device_runtime import preprocess
     from device_runtime.interpreter import Classifier
-    from device_runtime.model_contract import load_contract
+    from device_runtime.contract import load_contract
 
     path, out = Path(path), Path(out)
-    embedded = load_contract(path)
-    contract = PreprocessingContract.from_json(json.dumps(embedded))
+    contract = load_contract(path)
     test = prepare(data, contract).splits["test"]
-    classifier = Classifier(str(path), embedded)
+    classifier = Classifier(str(path), contract)
     q = contract.quantization
     inputs = preprocess.quantize(test.x, q["input_scale"], q["input_zero_point"]) if q else test.x
     scores = np.array([classifier.run(x)[0] for x in inputs])
@@ -51,7 +50,7 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path) -> dict
 def evaluate_run(path: str | Path) -> dict:
     run = resolve_run(path)
     config = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
-    contract = PreprocessingContract.from_json((run / "contract.json").read_text())
+    contract = Contract.read(run / "contract.json")
     prepared = prepare(config.data, contract)
     model = keras.models.load_model(run / "model.keras")
     test = prepared.splits["test"]
@@ -69,7 +68,7 @@ def evaluate_run(path: str | Path) -> dict:
     return metrics
 
 
-def write_reports(metrics: dict, contract: PreprocessingContract, out: Path, title: str) -> None:
+def write_reports(metrics: dict, contract: Contract, out: Path, title: str) -> None:
     """metrics.json, confusion.json/.txt/.png and report.md in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -86,7 +85,7 @@ def write_reports(metrics: dict, contract: PreprocessingContract, out: Path, tit
     (out / "report.md").write_text(markdown_report(metrics, contract))
 
 
-def markdown_report(metrics: dict, contract: PreprocessingContract) -> str:
+def markdown_report(metrics: dict, contract: Contract) -> str:
     lines = [
         f"# {metrics['run']}: {metrics['family']} on the test subjects",
         "",

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.interpreter import Classifier
-from device_runtime.model_contract import load_contract
+from device_runtime.contract import load_contract
 from device_runtime.smoothing import DEFAULT_VOTES, EmaHysteresis, MajorityVote
 from device_runtime.stream import WindowStream
 from train.dataset import DataConfig, class_mapping, load_recordings, split_subjects
@@ -111,8 +111,8 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     test_subjects = split_subjects([r.subject for r in recordings], data)["test"]
     recordings = [r for r in recordings if r.subject in test_subjects]
     mapping, class_names = class_mapping(data, recordings)
-    if class_names != contract["class_names"]:
-        raise ValueError(f"the data's classes {class_names} are not the model's {contract['class_names']}")
+    if class_names != contract.class_names:
+        raise ValueError(f"the data's classes {class_names} are not the model's {contract.class_names}")
     streams = window_probabilities(model_path, contract, recordings, mapping, class_names)
 
     rows = []

@@ -1,18 +1,16 @@
-"""Read the preprocessing contract embedded in a .tflite file, with no dependency beyond the standard library.
+"""Reading model and contract files safely, with no dependency beyond the standard library.
 
-The converter stores the contract as JSON in the flatbuffer's metadata under METADATA_NAME, and writes the
-same JSON beside the model (`model.contract.json`) for people. Readers use the embedded copy and refuse a
-model whose copy beside it disagrees. This module is the one reader: the converter and the firmware
-generator import it too, and it stays free of TensorFlow so the Raspberry Pi can use it.
+The converter stores the contract as JSON in the flatbuffer's metadata under METADATA_NAME; this module
+walks just enough of the FlatBuffers wire format to find it, bounds-checking every offset, so a truncated
+or crafted model is a clear error rather than a crash. It stays free of TensorFlow so the Pi can use it.
 """
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
 METADATA_NAME = "har_contract"
-REQUIRED = ("version", "sample_rate_hz", "channels", "units", "window", "stride", "class_names", "norm_mean", "norm_std", "task")
+MAX_FILE_BYTES = 64 << 20  # no model or contract this toolchain makes comes near it
 
 
 class ModelError(ValueError):
@@ -84,47 +82,22 @@ def read_metadata(model: bytes, source: str = "model") -> dict[str, bytes]:
     return out
 
 
-def contract_from_model(model: bytes, source: str = "model") -> dict:
-    """The contract embedded in the model, checked for the fields every runtime needs."""
-    metadata = read_metadata(model, source)
-    if METADATA_NAME not in metadata:
-        raise ModelError(
-            f"{source}: no preprocessing contract in the model's metadata; convert it with `har convert` "
-            "so the window, channels, normalisation and classes travel with it"
-        )
+def read_small_text(path: Path, binary: bool = False) -> str | bytes:
+    """A model or JSON file's content, refusing what is missing, a folder, unreadable or implausibly large."""
     try:
-        contract = json.loads(metadata[METADATA_NAME].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{source}: the embedded contract is not valid JSON ({error})") from None
-    missing = [key for key in REQUIRED if key not in contract]
-    if missing:
-        raise ModelError(f"{source}: the embedded contract lacks {missing}")
-    return contract
-
-
-def sidecar_path(model_path: str | Path) -> Path:
-    path = Path(model_path)
-    return path.with_name(path.stem + ".contract.json")
-
-
-def load_contract(model_path: str | Path) -> dict:
-    """Read the model's contract; if the JSON copy beside it exists, it must say the same."""
-    path = Path(model_path)
-    try:
-        model = path.read_bytes()
+        if path.is_dir():
+            raise ModelError(f"{path}: is a folder, not a file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelError(f"{path}: {size:,} bytes is too large for a model or contract file")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ModelError(f"{path}: model file does not exist") from None
-    contract = contract_from_model(model, str(path))
-    beside = sidecar_path(path)
-    if beside.exists():
-        try:
-            other = json.loads(beside.read_text())
-        except json.JSONDecodeError as error:
-            raise ModelError(f"{beside}: not valid JSON ({error})") from None
-        if other != contract:
-            differing = sorted(k for k in set(other) | set(contract) if other.get(k) != contract.get(k))
-            raise ModelError(
-                f"{beside} disagrees with the contract embedded in {path.name} on {differing}; "
-                "the model and its settings do not belong together (reconvert, or delete the stale JSON)"
-            )
-    return contract
+        raise ModelError(f"{path}: file does not exist") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read ({error.strerror or error})") from None
+    if binary:
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: not UTF-8 text") from None

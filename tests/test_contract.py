@@ -1,0 +1,78 @@
+"""The one contract type: a round trip, and every kind of bad value refused with the field named."""
+import json
+
+import numpy as np
+import pytest
+
+from device_runtime.contract import Contract, ContractError
+
+Q = {"input_scale": 0.1, "input_zero_point": -3, "output_scale": 0.00390625, "output_zero_point": -128}
+
+
+def values(**changes):
+    base = dict(
+        sample_rate_hz=50.0, channels=["x", "y"], units=["g", "g"], window=4, stride=2,
+        class_names=["a", "b"], norm_mean=[1.0, 2.0], norm_std=[2.0, 4.0],
+    )
+    return base | changes
+
+
+def test_round_trip_and_normalise():
+    c = Contract(**values(quantization=Q))
+    assert Contract.from_json(c.to_json()) == c
+    np.testing.assert_array_equal(c.normalise(np.array([[3.0, 2.0]])), [[1.0, 0.0]])
+    assert c.with_quantization(None).quantization is None and c.quantization == Q
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"units": ["g"]}, "units must have one entry per channel"),
+        ({"norm_std": [1.0, 0.0]}, "norm_std must be positive"),
+        ({"norm_std": [1.0, float("nan")]}, "norm_std must be 2 finite numbers"),
+        ({"norm_mean": [1.0, "2"]}, "norm_mean must be 2 finite numbers"),
+        ({"version": 99}, "version 99"),
+        ({"version": "1"}, "version '1'"),
+        ({"class_names": ["a"]}, "at least two class names"),
+        ({"class_names": ["a", "a"]}, "class_names repeats a name"),
+        ({"sample_rate_hz": 0}, "sample_rate_hz must be a number"),
+        ({"sample_rate_hz": True}, "sample_rate_hz must be a number"),
+        ({"stride": 0}, "stride must be a whole number"),
+        ({"window": 2.5}, "window must be a whole number"),
+        ({"window": "4); int evil(void"}, "window must be a whole number"),
+        ({"channels": "xy"}, "channels must be a list of names"),
+        ({"channels": ["x" * 65, "y"]}, "channels must be a list of names"),
+        ({"task": "dance"}, "task must be one of"),
+        ({"min_purity": 0}, "min_purity must be in"),
+        ({"quantization": {"input_scale": 0.1}}, "quantization must be null or an object"),
+        ({"quantization": Q | {"input_zero_point": 300}}, "input_zero_point must be a whole number"),
+        ({"quantization": Q | {"output_scale": -1.0}}, "output_scale must be a positive"),
+    ],
+)
+def test_invalid_contracts_are_refused(changes, message):
+    with pytest.raises(ContractError, match=message):
+        Contract(**values(**changes))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2]", "a contract is a JSON object, not list"),
+        ("null", "not NoneType"),
+        ("[" * 100000 + "]" * 100000, "not valid JSON"),
+        (json.dumps(values() | {"colour": 1}), r"unknown fields \['colour'\]"),
+        (json.dumps({f"k{i}": i for i in range(100000)}), "unknown fields .* and 99995 more"),
+        (json.dumps({k: v for k, v in values().items() if k != "window"}), r"missing fields \['window'\]"),
+    ],
+)
+def test_bad_json_is_refused_briefly(text, message):
+    with pytest.raises(ContractError, match=message) as error:
+        Contract.from_json(text, "side.json")
+    assert str(error.value).startswith("side.json") and len(str(error.value)) < 500
+
+
+def test_contract_files_that_are_not_files(tmp_path):
+    with pytest.raises(ValueError, match="is a folder"):
+        Contract.read(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        Contract.read(tmp_path / "none.json")
