@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "default.toml"
 
 
@@ -342,6 +342,3 @@ def main(args: argparse.Namespace | None = None) -> int:
     print(text)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(argparse.Namespace(seeds=3, quick=False, main_job="--main-job" in sys.argv)))

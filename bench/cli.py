@@ -1,0 +1,26 @@
+"""`har bench`: its options; the measurements are in bench/measure.py."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.measure import main
+
+    return main(args)
+
+
+def register(stages) -> None:
+    """Add this stage's subcommand to har's parser."""
+    bench = stages.add_parser(
+        "bench",
+        help="measure everything in BENCHMARKS.md",
+        description="Train the four model families on the embedded HAPT data with the UCI HAR split (the default "
+        "CNN over several seeds), convert each to int8 and validate it on LiteRT and TFLM, time the Pi runtime "
+        "on a long real stream, then write BENCHMARKS.md and bench/results.json.",
+    )
+    bench.add_argument("--seeds", type=int, default=3, help="seeds of the default CNN (default 3)")
+    bench.add_argument("--quick", action="store_true", help="a few epochs only, to check the command works")
+    bench.add_argument("--main-job", action="store_true",
+                       help="instead: time `make model.tflite` in a fresh clone (install included); bench/main_job.json")
+    bench.set_defaults(func=cmd_bench)

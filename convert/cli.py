@@ -1,0 +1,56 @@
+"""`har convert`: its options and what it runs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from convert.pipeline import convert_run, report_path
+    from convert.quantize import ConversionError
+
+    try:
+        report = convert_run(
+            args.run, args.out, args.mode, args.target, args.representative, args.max_drop, per_channel=args.per_channel
+        )
+    except ConversionError as error:
+        print(f"har convert: {error}", file=sys.stderr)
+        return 1
+    key = "int8" if "int8" in report else "tflite"
+    line = (
+        f"{args.out}: {report['size_bytes']:,} bytes, float {100 * report['float']['accuracy']:.2f}% -> "
+        f"{key} {100 * report[key]['accuracy']:.2f}%"
+    )
+    if "tflm" in report:
+        line += f", TFLM {100 * report['tflm']['accuracy']:.2f}% with a {report['arena_bytes']:,}-byte arena"
+    print(line)
+    print(f"report: {report_path(Path(args.out), 'md')}")
+    return 0
+
+
+def register(stages) -> None:
+    """Add this stage's subcommand to har's parser."""
+    convert = stages.add_parser(
+        "convert",
+        help="turn a trained run into a validated .tflite",
+        description="Convert a trained run to TensorFlow Lite: full-integer int8 by default, calibrated on "
+        "representative training windows (stratified by class and subject; never validation or test windows). "
+        "The preprocessing contract, with the int8 scale and zero point, is embedded in the model's metadata and "
+        "written beside it as MODEL.contract.json. The model is then scored on the test subjects as float, with "
+        "LiteRT and with TensorFlow Lite Micro on the host, and MODEL.report.json / .md are written. Conversion "
+        "fails (exit 1, no model written) when the int8 accuracy drops more than --max-drop points, or when a "
+        "microcontroller target gets a model TFLM cannot run.",
+    )
+    convert.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
+    convert.add_argument("--out", default="model.tflite", help="the .tflite to write (default model.tflite)")
+    convert.add_argument("--mode", choices=["int8", "float32", "float16", "dynamic"], default="int8",
+                         help="int8: full integer (default); float16 and dynamic-range only for --target pi")
+    convert.add_argument("--target", choices=["mcu", "pi"], default="mcu",
+                         help="mcu: must run on TensorFlow Lite Micro (default); pi: LiteRT on a Raspberry Pi")
+    convert.add_argument("--representative", type=int, default=300, help="calibration windows (default 300)")
+    convert.add_argument("--max-drop", type=float, default=1.0,
+                         help="most accuracy points the converted model may lose against float (default 1.0)")
+    convert.add_argument("--per-channel", action="store_true",
+                         help="int8 weights with a scale per output channel (default: one per tensor, smaller)")
+    convert.set_defaults(func=cmd_convert)

@@ -1,0 +1,173 @@
+"""`har data`, `har train`, `har evaluate` and `har evaluate-stream`: their options and what they run."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from train.cli_options import add_data_options, config_from_args, data_config_from_args
+
+
+def cmd_data_summary(args: argparse.Namespace) -> int:
+    import time
+
+    from train.dataset import format_summary, prepare
+
+    start = time.perf_counter()
+    prepared = prepare(data_config_from_args(args))
+    elapsed = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(prepared.summary, indent=2))
+    else:
+        print(format_summary(prepared.summary))
+        print(f"\nloaded and windowed in {elapsed:.1f} s")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.model and args.model != config["model"].get("family", "cnn"):
+        # The config's [model] settings belong to its own family: start from the new family's defaults.
+        print(f"har train: --model {args.model}: using {args.model}'s default settings instead of the config's [model]",
+              file=sys.stderr)
+        config["model"] = {}
+    for key, section, name in (
+        ("model", "model", "family"), ("epochs", "train", "epochs"), ("seed", "train", "seed"),
+        ("batch_size", "train", "batch_size"), ("learning_rate", "train", "learning_rate"),
+        ("target_column", "data", "target_column"),
+    ):
+        if getattr(args, key) is not None:
+            config[section][name] = getattr(args, key)
+    if args.task == "regression" and not config["data"].get("target_column"):
+        raise ValueError("--task regression needs --target-column (a numeric column of the CSV files)")
+    if args.task == "classification" and config["data"].get("target_column"):
+        raise ValueError("a target column trains a regression model: pass --task regression")
+
+    from train.evaluate import evaluate_run
+    from train.fit import RunConfig, train_run
+
+    run_config = RunConfig.from_dict(config)
+    name = args.name or f"{run_config.family}-seed{run_config.train.seed}"
+    run = train_run(run_config, name, Path(args.runs), overwrite=args.overwrite)
+    metrics = evaluate_run(run)
+    print(f"\n{run}: " + _headline(metrics))
+    print(f"report: {run / 'evaluation' / 'report.md'}; TensorBoard: tensorboard --logdir {run / 'logs'}")
+    return 0
+
+
+def _headline(metrics: dict) -> str:
+    if "mae" in metrics:
+        return f"test MAE {metrics['mae']:.4f}, RMSE {metrics['rmse']:.4f}"
+    line = f"test accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}"
+    return line + (f", {metrics['params']:,} parameters" if metrics.get("params") else "")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from train.evaluate import evaluate_run, evaluate_tflite
+
+    if args.run.endswith(".tflite"):
+        out = Path(args.out or Path(args.run).with_suffix("").name + "_evaluation")
+        metrics = evaluate_tflite(args.run, data_config_from_args(args), out)
+    else:
+        metrics = evaluate_run(args.run)
+        out = Path(args.run) / "evaluation"
+    print(Path(args.run).name + ": " + _headline(metrics))
+    print((out / "report.md").read_text())
+    return 0
+
+
+def cmd_evaluate_stream(args: argparse.Namespace) -> int:
+    from train.evaluate_stream import evaluate_stream
+
+    report = evaluate_stream(args.model, data_config_from_args(args), args.out)
+    d = report["default"]
+    print(f"{args.model}, {d['smoothing']}: accuracy {100 * d['accuracy']:.2f}%, {d['flips_per_minute']:.2f} flips/min, "
+          f"median delay {d['delay_ms_median'] / 1000:.2f} s, event macro-F1 {d['event_macro_f1']:.3f}")
+    print(f"report: {Path(args.out) / 'stream_report.md'}")
+    return 0
+
+
+def register(stages) -> None:
+    """Add this stage's subcommands to har's parser."""
+    for add in (_add_data, _add_train, _add_evaluate, _add_evaluate_stream):
+        add(stages)
+
+
+def _add_data(stages) -> None:
+    data = stages.add_parser("data", help="inspect a dataset", description="Inspect a dataset.")
+    data_cmds = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    summary = data_cmds.add_parser(
+        "summary",
+        help="windows per class and subject for each split, sample rate, drops and why",
+        description="Load, window and split a dataset exactly as training will, and report what came out: "
+        "windows per class and per subject for each split, the sample rate found, and every row or window "
+        "dropped with its reason.",
+    )
+    add_data_options(summary)
+    summary.add_argument("--json", action="store_true", help="print the summary as JSON")
+    summary.set_defaults(func=cmd_data_summary)
+
+
+def _add_train(stages) -> None:
+    train = stages.add_parser(
+        "train",
+        help="train a model into runs/NAME/",
+        description="Train one model. Every hyperparameter lives in the config file (--config; [data], [model], "
+        "[train] tables, see configs/default.toml); options here override it. The run folder gets the resolved "
+        "config, the preprocessing contract, the data summary, checkpoints (best by validation macro-F1, or "
+        "every epoch), TensorBoard logs and, at the end, the test-subject evaluation. Rerunning the same "
+        "command after a crash or Ctrl-C resumes from the last completed epoch.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  har train --config configs/default.toml\n  har train --model lstm --epochs 30 --name lstm\n"
+        "  har train --set model.filters=[16,32,32] --set train.class_weights='none'\n"
+        "  har train --data recordings/ --format csv --task regression --target-column speed",
+    )
+    add_data_options(train)
+    group = train.add_argument_group("model and training")
+    group.add_argument("--model", choices=["cnn", "mlp", "lstm", "convlstm"], help="model family (default cnn)")
+    group.add_argument("--name", help="run name, the folder under --runs (default FAMILY-seedN)")
+    group.add_argument("--runs", default="runs", help="folder of all runs (default runs/)")
+    group.add_argument("--epochs", type=int, help="epochs (default 100; early stopping, if switched on, may end sooner)")
+    group.add_argument("--batch-size", type=int, help="default 32")
+    group.add_argument("--learning-rate", type=float, help="Adam's initial rate, cosine-decayed (default 0.002)")
+    group.add_argument("--seed", type=int, help="seed for weights, shuffling and augmentation (default 0)")
+    group.add_argument("--task", choices=["classification", "regression"], default="classification",
+                       help="regression predicts the window mean of --target-column (CSV data)")
+    group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
+    group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                       help="override any config value, e.g. --set train.patience=30 (repeatable)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace a finished run of the same name (an interrupted run of the same config resumes)")
+    train.set_defaults(func=cmd_train)
+
+
+def _add_evaluate(stages) -> None:
+    evaluate = stages.add_parser(
+        "evaluate",
+        help="score a run or a .tflite on the test subjects",
+        description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix (JSON, PNG, text) "
+        "on the test subjects, with a Markdown report: of a trained run (written to RUN/evaluation/), or of a "
+        ".tflite run with the device runtime's interpreter and its embedded contract (on the data options' "
+        "test subjects, the embedded HAPT by default).",
+    )
+    evaluate.add_argument("run", help="a run folder (runs/NAME), its model.keras, or a .tflite")
+    evaluate.add_argument("--out", help="for a .tflite: the report folder (default MODEL_evaluation/)")
+    add_data_options(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+
+def _add_evaluate_stream(stages) -> None:
+    stream = stages.add_parser(
+        "evaluate-stream",
+        help="replay whole test recordings through the device runtime and score what a user feels",
+        description="Feed every test-subject recording, sample by sample, through the device runtime's own "
+        "windowing and smoothing with the .tflite, and report accuracy over time, label flips per minute, the "
+        "delay from an activity change to the new label and event-level F1 per class, with a timeline plot; "
+        "then sweep the smoothing settings (majority vote length, EMA and hysteresis) and plot flips per "
+        "minute against delay. Writes stream_report.json/.md, timeline.png and smoothing_sweep.png to --out.",
+    )
+    stream.add_argument("model", help="the .tflite (with its embedded contract)")
+    stream.add_argument("--out", default="stream_eval", help="output folder (default stream_eval/)")
+    add_data_options(stream)
+    stream.set_defaults(func=cmd_evaluate_stream)

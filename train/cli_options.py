@@ -1,0 +1,73 @@
+"""Command-line options shared by the stages that read a dataset (`har data`, `train`, `evaluate`, ...).
+
+The config file's [data] table is the base; options given on the command line override it.
+"""
+from __future__ import annotations
+
+import argparse
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data (defaults: the UCI HAPT recordings embedded in the repository)")
+    group.add_argument("--data", metavar="PATH", help="a dataset folder or file (default: embedded HAPT)")
+    group.add_argument(
+        "--format",
+        choices=["hapt", "csv", "wisdm", "pamap2"],
+        help="hapt: UCI HAPT RawData layout; csv: timestamp_ms,<channels>,activity[,subject]; "
+        "wisdm: WISDM v1.1 raw; pamap2: PAMAP2 protocol .dat files (default: hapt)",
+    )
+    group.add_argument("--config", metavar="TOML", help="read the [data] table of this config file")
+    group.add_argument("--window", help="window length in samples, or seconds as 2.56s (default 128)")
+    group.add_argument("--stride", help="samples (or seconds) between window starts (default 64)")
+    group.add_argument("--classes", help="comma-separated source labels to keep (default: HAPT's six activities)")
+    group.add_argument("--test-subjects", help="comma-separated subjects held out for testing")
+    group.add_argument("--validation-subjects", help="comma-separated subjects for validation")
+    group.add_argument("--resample-hz", type=float, help="CSV: resample every recording to this rate")
+    group.add_argument("--skip-bad-rows", action="store_true", help="CSV: count and skip malformed rows")
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The config file's tables ([data], [model], [train]), overridden by options given on the command line."""
+    from train.config import SECTIONS, load_config
+
+    config = load_config(args.config) if args.config else {section: {} for section in SECTIONS}
+    data = config["data"]
+    for key in ("format", "resample_hz"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    if args.data:
+        data["path"] = args.data
+        data.setdefault("format", "hapt")
+    for key in ("window", "stride"):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = value if value.endswith("s") else int(value)
+    for key in ("classes", "test_subjects", "validation_subjects"):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = [v.strip() for v in value.split(",") if v.strip()]
+    if args.skip_bad_rows:
+        data["skip_bad_rows"] = True
+    for assignment in getattr(args, "set", None) or []:
+        key, _, value = assignment.partition("=")
+        section, _, name = key.partition(".")
+        if section not in SECTIONS or not name or not _:
+            raise ValueError(f"--set expects SECTION.KEY=VALUE with SECTION one of {SECTIONS}, not '{assignment}'")
+        config[section][name] = _parse_value(value)
+    return config
+
+
+def _parse_value(text: str):
+    """A --set value as TOML would read it (numbers, booleans, strings, lists), else the plain string."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+
+def data_config_from_args(args: argparse.Namespace):
+    from train.dataset import DataConfig
+
+    return DataConfig.from_dict(config_from_args(args)["data"])
