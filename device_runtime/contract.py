@@ -105,8 +105,9 @@ def _is_int(value: object) -> bool:
 
 def _names(values: object, what: str, limit: int, problems: list[str]) -> int:
     """Check a list of short strings; return its length (0 when it is not one)."""
-    if not isinstance(values, list) or not all(isinstance(v, str) and 0 < len(v) <= MAX_NAME for v in values):
-        problems.append(f"{what} must be a list of names of 1-{MAX_NAME} characters")
+    shortest = 0 if what == "units" else 1  # a unit may be unknown ("")
+    if not isinstance(values, list) or not all(isinstance(v, str) and shortest <= len(v) <= MAX_NAME for v in values):
+        problems.append(f"{what} must be a list of names of {shortest}-{MAX_NAME} characters")
         return 0
     if not 0 < len(values) <= limit:
         problems.append(f"{what} has {len(values)} entries (1-{limit} allowed)")
