@@ -2,7 +2,7 @@
 
 Not part of the toolchain (it needs torch and, to be quick, a GPU; see bench/design_sweep.md). It read the
 exact windows of the default protocol, exported with:
-    .venv/bin/python -c "from train.dataset import *; s = prepare(DataConfig()).splits; import numpy as np; \
+    .venv/bin/python -c "from train.data.dataset import *; s = prepare(DataConfig()).splits; import numpy as np; \
       np.savez('bench/hapt.npz', xtr=s['train'].x, ytr=s['train'].y, xva=s['validation'].x, \
       yva=s['validation'].y, xte=s['test'].x, yte=s['test'].y)"
 and ran as `OUT=. python bench/design_sweep.py all 16` (SEEDS=4,5,6,7 for the second round).

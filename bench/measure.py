@@ -39,7 +39,7 @@ def machine() -> str:
 
 
 def bench_data(repeats: int = 3) -> dict:
-    from train.dataset import DataConfig, prepare
+    from train.data.dataset import DataConfig, prepare
 
     seconds = []
     for _ in range(repeats):
@@ -97,8 +97,8 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
 def write_replay_csv(path: Path, minutes: float = 10.0) -> int:
     """The HAPT test subjects' recordings, concatenated with continuous 50 Hz timestamps, as the sensor
     streamer's CSV: a long real stream for the replay benchmark."""
-    from train.dataset import EMBEDDED_HAPT
-    from train.load_hapt import UCI_HAR_TEST_SUBJECTS, load_hapt
+    from train.data.hapt import EMBEDDED_HAPT
+    from train.data.hapt import UCI_HAR_TEST_SUBJECTS, load_hapt
 
     recordings = [r for r in load_hapt(EMBEDDED_HAPT)[0] if r.subject in UCI_HAR_TEST_SUBJECTS]
     samples = np.concatenate([r.samples for r in recordings])[: int(minutes * 60 * 50)]
@@ -329,7 +329,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     default_model = runs / "cnn-seed0.tflite"
     results["runtime"] = bench_runtime(default_model, runs)
     results["invoke_us"] = bench_invoke(default_model)
-    from train.dataset import DataConfig
+    from train.data.dataset import DataConfig
     from train.evaluate_stream import evaluate_stream
 
     stream = evaluate_stream(default_model, DataConfig(), runs / "stream")

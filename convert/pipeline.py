@@ -17,7 +17,7 @@ from convert.quantize import (
 from convert.validate import markdown, validate
 from device_runtime.files import atomic_write
 from device_runtime.contract import sidecar_path
-from train.dataset import prepare
+from train.data.dataset import prepare
 from train.evaluate import resolve_run
 from train.models import count_macs
 

@@ -17,7 +17,7 @@ from convert.flatbuffer import strip_names
 from device_runtime.contract import Contract
 from train.fit import RunConfig
 from train.models import build_model, keras
-from train.windows import Windows
+from train.data.windows import Windows
 
 MODES = ("int8", "float32", "float16", "dynamic")
 MCU_MODES = ("int8", "float32")

@@ -12,7 +12,7 @@ sys.path.insert(0, str(REPO))
 @pytest.fixture(scope="session")
 def hapt_prepared():
     """The default data preparation on the embedded HAPT recordings, shared by the tests that read it."""
-    from train.dataset import DataConfig, prepare
+    from train.data.dataset import DataConfig, prepare
 
     return prepare(DataConfig())
 

@@ -9,7 +9,7 @@ from convert.quantize import ConversionError, check_microcontroller_ready, repre
 from device_runtime.contract import contract_from_model, load_contract, sidecar_path
 from device_runtime.model_file import ModelError
 from train.fit import RunConfig, train_run
-from train.windows import Windows
+from train.data.windows import Windows
 
 
 def short_run(runs, family="cnn", epochs=2):
@@ -114,7 +114,7 @@ def test_calibration_on_wrong_data_collapses_int8_accuracy(converted):
     """Why the representative set must be real training windows: calibrate on small noise, measure."""
     from convert.quantize import convert_model, export_model, load_run, quantization_of
     from convert.validate import model_input, run_litert, scores_from_output
-    from train.dataset import prepare
+    from train.data.dataset import prepare
 
     run = converted[0]
     config, contract, trained = load_run(run)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from conftest import write
 
-from train.dataset import DataConfig, prepare
-from train.load_csv import load_csv_file, load_csv_folder
-from train.recording import DataError
+from train.data.dataset import DataConfig, prepare
+from train.data.csv_files import load_csv_file, load_csv_folder
+from train.data.recording import DataError
 
 HEADER = "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],activity\n"
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import SHARED_HAPT, write
 
-from train.dataset import EMBEDDED_HAPT, DataConfig, prepare
-from train.load_hapt import load_hapt
-from train.recording import DataError
+from train.data.dataset import DataConfig, prepare
+from train.data.hapt import EMBEDDED_HAPT
+from train.data.hapt import load_hapt
+from train.data.recording import DataError
 
 
 def test_embedded_archive_is_the_full_dataset():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from conftest import write
 
-from train.load_pamap2 import N_COLUMNS, load_pamap2
-from train.load_wisdm import load_wisdm
-from train.recording import DataError
+from train.data.pamap2 import N_COLUMNS, load_pamap2
+from train.data.wisdm import load_wisdm
+from train.data.recording import DataError
 
 
 def test_wisdm_with_its_known_defects(tmp_path):

@@ -172,8 +172,8 @@ def test_stream_header_without_the_models_channels_is_refused(int8_model):
 
 
 def hapt_test_recording(samples=3000):
-    from train.dataset import EMBEDDED_HAPT
-    from train.load_hapt import load_hapt
+    from train.data.hapt import EMBEDDED_HAPT
+    from train.data.hapt import load_hapt
 
     recording = next(r for r in load_hapt(EMBEDDED_HAPT)[0] if r.subject == "2")
     start = int(np.flatnonzero(recording.labels >= 0)[0])

@@ -11,9 +11,9 @@ from convert.flatbuffer import embed_contract
 from device_runtime import preprocess
 from device_runtime.contract import contract_from_model
 from firmware_gen.generate import FirmwareError, generate
-from train.dataset import EMBEDDED_HAPT
-from train.load_hapt import load_hapt
-from train.windows import cut_windows
+from train.data.hapt import EMBEDDED_HAPT
+from train.data.hapt import load_hapt
+from train.data.windows import cut_windows
 
 STRICT_C = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 STRICT_CXX = ["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"]

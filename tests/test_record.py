@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import REPO, PtySensor, write
 
-from train.load_csv import load_csv_folder
+from train.data.csv_files import load_csv_folder
 from train.record import ProtocolLabels, read_protocol
 
 

@@ -45,7 +45,7 @@ def test_stream_report_over_two_recordings_never_counts_the_join():
 
 
 def test_evaluate_stream_on_the_hapt_test_subjects(int8_model, tmp_path):
-    from train.dataset import DataConfig
+    from train.data.dataset import DataConfig
     from train.evaluate_stream import evaluate_stream
 
     report = evaluate_stream(int8_model[1], DataConfig(), tmp_path)

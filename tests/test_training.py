@@ -43,7 +43,7 @@ def test_run_folder_holds_config_contract_summary_and_logs(short_run):
 
 
 def test_reloaded_checkpoint_predicts_identically(short_run):
-    from train.dataset import DataConfig, prepare
+    from train.data.dataset import DataConfig, prepare
     from train.models import keras
 
     best = json.loads((short_run / "checkpoints" / "best.json").read_text())["epoch"]
@@ -104,7 +104,7 @@ def test_config_typos_are_errors():
 
 
 def test_regression_on_a_numeric_csv_column(tmp_path):
-    from train.dataset import prepare
+    from train.data.dataset import prepare
     from train.evaluate import evaluate_run
 
     rng = np.random.default_rng(1)

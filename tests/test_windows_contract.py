@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from train.recording import Recording
-from train.windows import cut_windows
+from train.data.recording import Recording
+from train.data.windows import cut_windows
 
 LABELS = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, -1, -1, 0, 0, 0, 0]
 

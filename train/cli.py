@@ -12,7 +12,8 @@ from train.cli_options import add_data_options, config_from_args, data_config_fr
 def cmd_data_summary(args: argparse.Namespace) -> int:
     import time
 
-    from train.dataset import format_summary, prepare
+    from train.data.dataset import prepare
+    from train.data.summary import format_summary
 
     start = time.perf_counter()
     prepared = prepare(data_config_from_args(args))

@@ -68,6 +68,6 @@ def _parse_value(text: str):
 
 
 def data_config_from_args(args: argparse.Namespace):
-    from train.dataset import DataConfig
+    from train.data.dataset import DataConfig
 
     return DataConfig.from_dict(config_from_args(args)["data"])

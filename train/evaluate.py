@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.contract import Contract
-from train.dataset import DataConfig, prepare
+from train.data.dataset import DataConfig, prepare
 from train.fit import RunConfig, score
 from train.metrics import classification_report, format_confusion, plot_confusion
 from train.models import count_macs, keras

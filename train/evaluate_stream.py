@@ -16,8 +16,9 @@ from device_runtime.interpreter import Classifier
 from device_runtime.contract import load_contract
 from device_runtime.smoothing import DEFAULT_VOTES, EmaHysteresis, MajorityVote
 from device_runtime.stream import WindowStream
-from train.dataset import DataConfig, class_mapping, load_recordings, split_subjects
-from train.recording import UNLABELLED
+from train.data.dataset import DataConfig, load_recordings
+from train.data.split import class_mapping, split_subjects
+from train.data.recording import UNLABELLED
 from train.stream_metrics import OTHER, stream_report
 
 SWEEP = [("vote", k) for k in (1, 3, 5, 7, 9)] + [("ema", (a, h)) for a in (0.3, 0.5) for h in (0.0, 0.1, 0.2)]

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from train.config import known_keys_only
-from train.dataset import DataConfig, Prepared, prepare
+from train.data.dataset import DataConfig, Prepared, prepare
 from train.metrics import classification_report, plot_confusion, regression_report
 from train.models import FAMILIES, build_model, keras
 

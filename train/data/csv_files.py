@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.recording import DataError, LoadReport, Recording, label_ids
+from train.data.recording import DataError, LoadReport, Recording, label_ids
 
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
 UNIT_RE = re.compile(r"^(.*?)\s*\[(.*)\]$")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.recording import DataError, LoadReport, Recording, label_ids
+from train.data.recording import DataError, LoadReport, Recording, label_ids
 
 SAMPLE_RATE_HZ = 20.0
 CHANNELS = ("acc_x", "acc_y", "acc_z")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.recording import UNLABELLED, DataError, Recording
+from train.data.recording import UNLABELLED, DataError, Recording
 
 
 @dataclass

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.recording import UNLABELLED, DataError, LoadReport, Recording
+from train.data.recording import UNLABELLED, DataError, LoadReport, Recording
 
+EMBEDDED_HAPT = Path(__file__).resolve().parents[2] / "data" / "uci-hapt.tar.xz"
 SAMPLE_RATE_HZ = 50.0
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")

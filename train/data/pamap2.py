@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.recording import UNLABELLED, DataError, LoadReport, Recording
+from train.data.recording import UNLABELLED, DataError, LoadReport, Recording
 
 SAMPLE_RATE_HZ = 100.0
 N_COLUMNS = 54

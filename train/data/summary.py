@@ -1,0 +1,59 @@
+"""What `har data summary` shows: counts per split, class and subject, and every skip and drop with its reason."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+
+import numpy as np
+
+from train.data.hapt import EMBEDDED_HAPT
+
+
+def summarise(config, recordings, report, rates, drops, splits, assignment, contract) -> dict:
+    classes = contract.class_names
+    per_split = {}
+    for name, split in splits.items():
+        entry = {"windows": len(split), "subjects": assignment[name]}
+        if contract.task == "classification":
+            entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(np.bincount(split.y, minlength=len(classes)))}
+        entry["per_subject"] = dict(sorted(Counter(split.subjects.tolist()).items(), key=lambda kv: (len(kv[0]), kv[0])))
+        per_split[name] = entry
+    return {
+        "data": str(config.path or EMBEDDED_HAPT),
+        "format": config.format,
+        "recordings": len(recordings),
+        "subjects": len({r.subject for r in recordings}),
+        "rows_read": report.rows_read,
+        "rows_skipped": dict(report.rows_skipped),
+        "skip_examples": report.examples,
+        "notes": report.notes,
+        "sample_rates_hz": rates,
+        "window": contract.window,
+        "stride": contract.stride,
+        "windows_dropped": dict(drops),
+        "splits": per_split,
+        "config": asdict(config),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as text for a terminal."""
+    out = [
+        f"data: {summary['data']} ({summary['format']})",
+        f"{summary['recordings']} recordings, {summary['subjects']} subjects, {summary['rows_read']:,} rows read",
+        f"sample rate found: {', '.join(f'{r:g}' for r in summary['sample_rates_hz'])} Hz; "
+        f"window {summary['window']} samples, stride {summary['stride']}",
+    ]
+    out += [f"note: {n}" for n in summary["notes"][:20]]
+    skipped = summary["rows_skipped"]
+    out.append("rows skipped: " + (", ".join(f"{v:,} {k}" for k, v in skipped.items()) if skipped else "none"))
+    out += [f"  e.g. {e}" for e in summary["skip_examples"][:5]]
+    dropped = summary["windows_dropped"]
+    out.append("windows dropped: " + (", ".join(f"{v:,} {k}" for k, v in dropped.items()) if dropped else "none"))
+    for name, split in summary["splits"].items():
+        out.append(f"\n{name}: {split['windows']:,} windows from subjects {' '.join(split['subjects'])}")
+        if "per_class" in split:
+            width = max(len(c) for c in split["per_class"])
+            out += [f"  {c:<{width}} {n:6,}" for c, n in split["per_class"].items()]
+        out.append("  per subject: " + ", ".join(f"{s}:{n}" for s, n in split["per_subject"].items()))
+    return "\n".join(out)
