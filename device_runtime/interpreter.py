@@ -6,13 +6,16 @@ variable tensors (LSTM state) reset before every window, output dequantized to c
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
 
 from device_runtime import preprocess
 from device_runtime.contract import Contract
-from device_runtime.model_file import ModelError
+from device_runtime.model_file import ModelError, read_small_text
 
 
 def _same_quantization(tensor: tuple, scale: float, zero_point: int) -> bool:
@@ -48,41 +51,84 @@ def find_interpreter(preferred: str | None = None):
     raise ModelError("no TensorFlow Lite interpreter found; pip install ai-edge-litert (" + "; ".join(errors) + ")")
 
 
+def _survives_trial(build) -> int:
+    """0 if building the interpreter and one invoke on zeros ends normally in a child process, else the
+    signal that killed it. The native interpreter aborts on some damaged models that its flatbuffer
+    verifier accepts (a tensor table missing its shape, say); a child's crash is a refusal, ours would not be."""
+    if not hasattr(os, "fork"):
+        return 0
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the parent reports whatever the interpreter says
+            interpreter = build()
+            detail = interpreter.get_input_details()[0]
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            interpreter.invoke()
+        finally:
+            os._exit(0)  # Python errors included: the parent meets them again and reports them
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+
+
 class Classifier:
     """One window of raw samples (window x channels, in contract order and units) -> class probabilities."""
 
-    def __init__(
-        self, model_path: str, contract: Contract, interpreter: str | None = None, threads: int = 1, xnnpack: bool = False
-    ):
+    def __init__(self, model: str | Path | bytes, contract: Contract, interpreter: str | None = None,
+                 threads: int = 1, xnnpack: bool = False):
+        """`model` is a .tflite path or its bytes. Raises ModelError for any model it cannot run."""
+        source = "model" if isinstance(model, bytes) else str(model)
+        content = model if isinstance(model, bytes) else read_small_text(Path(model), binary=True)
         (interpreter_class, resolver), self.interpreter_name = find_interpreter(interpreter)
         # Reference kernels by default: the kernels the conversion report validated, so the Pi reproduces
         # its figures exactly. XNNPACK is faster but may differ by an LSB, which can flip a near tie.
         options = {} if xnnpack else {"experimental_op_resolver_type": resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
-        self.interpreter = interpreter_class(model_path=str(model_path), num_threads=threads, **options)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        self.contract = contract
-        expected = (contract.window, len(contract.channels))
-        if tuple(self.input["shape"][-2:]) != expected:
+
+        def build():
+            built = interpreter_class(model_content=content, num_threads=threads, **options)
+            built.allocate_tensors()
+            return built
+
+        crash = _survives_trial(build)
+        if crash:
+            raise ModelError(f"{source}: the interpreter crashed ({signal.Signals(crash).name}) on this model; "
+                             "it is damaged or was not made by `har convert`")
+        try:
+            self.interpreter = build()
+            inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{source}: the interpreter cannot load it ({str(error).strip()[:300]})") from None
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{source}: {len(inputs)} inputs and {len(outputs)} outputs; a classifier has one of each")
+        self.input, self.output, self.contract = inputs[0], outputs[0], contract
+        self.quantization = contract.quantization
+        self._check_tensors(source)
+        self.stateful = hasattr(self.interpreter, "reset_all_variables")
+        try:
+            self.run(np.zeros(self.input["shape"][1:], self.input["dtype"]))
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{source}: the model fails to run ({str(error).strip()[:300]})") from None
+
+    def _check_tensors(self, source: str) -> None:
+        """The tensors must be what the contract describes; else the model and its settings disagree."""
+        c, q = self.contract, self.quantization
+        expected = (c.window, len(c.channels))
+        if tuple(self.input["shape"][-2:]) != expected or self.input["shape"][0] != 1:
             raise ModelError(
-                f"{model_path}: the model's input is {list(self.input['shape'])} but its contract says "
+                f"{source}: the model's input is {list(self.input['shape'])} but its contract says "
                 f"{expected[0]} samples x {expected[1]} channels; the model and its settings do not match"
             )
-        if tuple(self.output["shape"])[-1] != len(contract.class_names):
-            raise ModelError(
-                f"{model_path}: the model has {self.output['shape'][-1]} outputs for {len(contract.class_names)} classes"
-            )
-        q = contract.quantization
-        if (self.input["dtype"] == np.int8) != bool(q):
-            raise ModelError(f"{model_path}: input type {self.input['dtype'].__name__} does not match the contract's quantization")
+        if list(self.output["shape"]) != [1, len(c.class_names)]:
+            raise ModelError(f"{source}: the model's output is {list(self.output['shape'])} for {len(c.class_names)} classes")
+        wanted = np.int8 if q else np.float32
+        if self.input["dtype"] != wanted or self.output["dtype"] != wanted:
+            raise ModelError(f"{source}: tensor types {self.input['dtype'].__name__}/{self.output['dtype'].__name__} "
+                             f"do not match the contract's {'int8 quantization' if q else 'float32'}")
         if q and not _same_quantization(self.input["quantization"], q["input_scale"], q["input_zero_point"]):
             raise ModelError(
-                f"{model_path}: the contract's int8 input scale/zero point ({q['input_scale']}, {q['input_zero_point']}) "
+                f"{source}: the contract's int8 input scale/zero point ({q['input_scale']}, {q['input_zero_point']}) "
                 f"differ from the model tensor's {tuple(self.input['quantization'])}; reconvert the model"
             )
-        self.quantization = q
-        self.stateful = hasattr(self.interpreter, "reset_all_variables")
 
     def model_input(self, raw_window: np.ndarray) -> np.ndarray:
         """Raw window -> the exact tensor the model takes (normalised, then int8-quantized if int8)."""
@@ -97,7 +143,6 @@ class Classifier:
 
     def run(self, tensor: np.ndarray) -> tuple[np.ndarray, float]:
         """(probabilities, invoke milliseconds) of one window already in the model's input form."""
-        tensor = tensor[None]
         if self.stateful:
             self.interpreter.reset_all_variables()
         self.interpreter.set_tensor(self.input["index"], tensor.reshape(self.input["shape"]))
@@ -108,3 +153,14 @@ class Classifier:
         if self.quantization:
             out = preprocess.dequantize(out, self.quantization["output_scale"], self.quantization["output_zero_point"])
         return out, elapsed
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """N windows already in model-input form -> N x classes dequantized probabilities, one window at a
+        time with the state reset before each (the batch call of validation, evaluation and bench)."""
+        inputs = np.asarray(inputs)
+        if inputs.shape[1:] != tuple(self.input["shape"][1:]):
+            raise ValueError(f"inputs of shape {inputs.shape}; the model takes N x {list(self.input['shape'][1:])}")
+        out = np.empty((len(inputs), len(self.contract.class_names)), np.float32)
+        for i, window in enumerate(inputs):
+            out[i] = self.run(window)[0]
+        return out

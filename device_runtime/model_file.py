@@ -6,6 +6,8 @@ or crafted model is a clear error rather than a crash. It stays free of TensorFl
 """
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from pathlib import Path
 
@@ -83,18 +85,23 @@ def read_metadata(model: bytes, source: str = "model") -> dict[str, bytes]:
 
 
 def read_small_text(path: Path, binary: bool = False) -> str | bytes:
-    """A model or JSON file's content, refusing what is missing, a folder, unreadable or implausibly large."""
+    """A model or JSON file's content, refusing what is missing, a folder, not a regular file (a FIFO,
+    /dev/zero), unreadable or implausibly large; never reads more than MAX_FILE_BYTES + 1 bytes."""
     try:
-        if path.is_dir():
-            raise ModelError(f"{path}: is a folder, not a file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"{path}: {size:,} bytes is too large for a model or contract file")
-        data = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any non-file.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise ModelError(f"{path}: not a regular file")
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ModelError(f"{path}: file does not exist") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a folder, not a file") from None
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, too large for a model or contract file")
     if binary:
         return data
     try:

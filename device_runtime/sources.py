@@ -17,17 +17,25 @@ BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between reconnection attemp
 
 
 class LineSplitter:
-    """Chunks of bytes in, complete lines out, holding at most MAX_LINE_BYTES + 1 bytes of a line."""
+    """Chunks of bytes in, complete lines out, holding at most MAX_LINE_BYTES + 1 bytes of a line.
+
+    A line ends at LF, CR LF or a lone CR (some sensors end lines with CR only: without this, their whole
+    stream would be one overlong line)."""
 
     def __init__(self):
         self.buffer = bytearray()
         self.overlong = False
+        self.after_cr = False  # the previous chunk ended in CR: an LF starting this one belongs to it
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if self.after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        if chunk:
+            self.after_cr = chunk.endswith(b"\r")
         lines = []
-        for i, part in enumerate(chunk.split(b"\n")):
+        for i, part in enumerate(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")):
             if i:
-                lines.append(bytes(self.buffer).rstrip(b"\r"))
+                lines.append(bytes(self.buffer))
                 self.buffer.clear()
                 self.overlong = False
             if not self.overlong:

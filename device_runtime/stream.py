@@ -22,8 +22,8 @@ class WindowStream:
         self.rate = float(contract.sample_rate_hz)
         self.period_ms = 1000.0 / self.rate
         self.max_gap_ms = max_gap_ms if max_gap_ms is not None else 2.5 * self.period_ms
-        channels = len(contract.channels)
-        self.samples = np.zeros((2 * self.window, channels), np.float32)  # each sample stored twice
+        self.channels = contract.channels
+        self.samples = np.zeros((2 * self.window, len(self.channels)), np.float32)  # each sample stored twice
         self.times = np.zeros(2 * self.window)
         self.events: Counter = Counter()
         self.names = contract.class_names
@@ -63,8 +63,9 @@ class WindowStream:
             "t_ms": float(timestamp),
             "start_ms": float(self.times[start]),
             "class": self.names[label],
-            "confidence": round(float(probabilities[label]), 4),
+            "confidence": round(float(self.smoother.confidence), 4),  # the smoother's certainty of "class"
             "window_class": self.names[window_class],
+            "window_confidence": round(float(probabilities[window_class]), 4),
             "invoke_ms": round(invoke_ms, 3),
         }
 

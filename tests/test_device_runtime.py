@@ -1,5 +1,6 @@
 """The stand-alone Raspberry Pi runtime: isolation, parsing (fuzzed), streaming, and end to end over a pty."""
 import ast
+import re
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from device_runtime.contract import Contract
 from device_runtime.line_parser import MAX_LINE_BYTES, ColumnMap, header_columns, parse_line
-from device_runtime.smoothing import EmaHysteresis, MajorityVote
+from device_runtime.smoothing import make_smoother
 from device_runtime.sources import LineSplitter
 from device_runtime.stream import WindowStream
 
@@ -89,7 +90,7 @@ def test_fuzz_splitter_keeps_lines_whole_and_its_buffer_bounded(lines, cuts):
         got += splitter.feed(data[position : position + size])
         assert len(splitter.buffer) <= MAX_LINE_BYTES + 1
         position, i = position + size, i + 1
-    expected = [line.rstrip(b"\r")[: MAX_LINE_BYTES + 1] if len(line) > MAX_LINE_BYTES else line.rstrip(b"\r") for line in lines]
+    expected = [line[: MAX_LINE_BYTES + 1] for line in re.split(rb"\r\n|\r|\n", data)[:-1]]  # LF, CR LF or CR
     assert got == expected
 
 
@@ -116,39 +117,41 @@ def push_all(stream, times):
 
 
 def test_stream_windows_strides_and_restarts_at_gaps():
-    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"))
     times = [0, 20, 40, 60, 80, 100, 120, 300, 320, 340, 360, 380]  # a gap after 120 ms
     assert push_all(stream, times) == [(0, 60), (40, 100), (300, 360)]
     assert stream.events == {"gap in timestamps (window restarted)": 1}
 
 
 def test_stream_without_timestamps_and_with_time_going_back():
-    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"))
     assert push_all(stream, [None] * 6) == [(0, 60), (40, 100)]
-    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"))
     assert push_all(stream, [0, 20, 40, 10, 30, 50, 70]) == [(10, 70)]
     assert stream.events == {"timestamp went back (window restarted)": 1}
 
 
 def test_stream_reports_rate_drift():
-    stream = WindowStream(FakeClassifier(), CONTRACT, MajorityVote(1))
+    stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"))
     push_all(stream, [i * 25.0 for i in range(200)])  # 40 Hz against the model's 50 Hz, within the gap limit
     assert any("drifted" in event for event in stream.events)
     assert stream.measured_rate_hz == pytest.approx(40.0)
 
 
 def test_majority_vote_ties_go_to_the_most_recent():
-    vote = MajorityVote(3)
+    vote = make_smoother("vote", votes=3)
     onehot = np.eye(3)
     assert [vote.update(onehot[k]) for k in (0, 1, 1, 2, 0)] == [0, 1, 1, 1, 0]
+    assert vote.confidence == pytest.approx(1 / 3)  # the reported class's share of the votes held
 
 
 def test_ema_hysteresis_waits_for_a_clear_lead():
-    ema = EmaHysteresis(alpha=0.5, margin=0.2)
+    ema = make_smoother("ema", alpha=0.5, hysteresis=0.2)
     assert ema.update(np.array([0.9, 0.1])) == 0
     assert ema.update(np.array([0.4, 0.6])) == 0  # average 0.65 / 0.35: no switch
     assert ema.update(np.array([0.1, 0.9])) == 1  # average 0.375 / 0.625: leads by more than 0.2
-    ema2 = EmaHysteresis(alpha=1.0, margin=0.2)
+    assert ema.confidence == pytest.approx(0.625)  # the moving average's probability of the reported class
+    ema2 = make_smoother("ema", alpha=1.0, hysteresis=0.2)
     assert [ema2.update(np.array(p)) for p in ([0.9, 0.1], [0.45, 0.55], [0.3, 0.7])] == [0, 0, 1]
 
 
@@ -157,18 +160,37 @@ def run_runtime(args, **kwargs):
                           cwd=REPO, timeout=120, **kwargs)
 
 
-def test_model_without_contract_is_refused(tmp_path, int8_model):
+def test_model_without_contract_is_refused(tmp_path, tiny_model):
     bare = tmp_path / "bare.tflite"
-    bare.write_bytes(int8_model[1].read_bytes().replace(b"har_contract", b"xxx_contract"))
+    bare.write_bytes(tiny_model.read_bytes().replace(b"har_contract", b"xxx_contract"))
     result = run_runtime(["--model", str(bare), "--stdin"], input="")
     assert result.returncode == 2 and "no preprocessing contract" in result.stderr
     result = run_runtime(["--model", str(tmp_path / "missing.tflite"), "--stdin"], input="")
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_stream_header_without_the_models_channels_is_refused(int8_model):
-    result = run_runtime(["--model", str(int8_model[1]), "--stdin"], input="timestamp_ms,ax,ay,az\n1,2,3,4\n")
-    assert result.returncode == 2 and "lack the model's channels" in result.stderr
+def test_smoother_factory_refuses_bad_arguments():
+    for kind, options in [("vote", {"votes": 0}), ("vote", {"votes": True}), ("ema", {"alpha": 0}),
+                          ("ema", {"alpha": float("nan")}), ("ema", {"hysteresis": -0.1}), ("median", {})]:
+        with pytest.raises(ValueError):
+            make_smoother(kind, **options)
+    window_only = make_smoother("none")
+    assert window_only.update(np.array([0.2, 0.7, 0.1])) == 1 and window_only.confidence == pytest.approx(0.7)
+
+
+def test_help_and_a_replay_import_no_tensorflow(tiny_model, tmp_path):
+    csv = tmp_path / "rows.csv"
+    csv.write_text("".join(f"{i * 20},0.1,0.2,0.9,0,0,0\n" for i in range(200)))
+    probe = (
+        "import sys, contextlib, io\n"
+        "from device_runtime.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        f"    assert main(['--model', {str(tiny_model)!r}, '--replay', {str(csv)!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def hapt_test_recording(samples=3000):
@@ -194,6 +216,7 @@ def reference_classes(model_path, contract, rows, predictions):
     return [contract.class_names[k] for k in raw.argmax(axis=1)]
 
 
+@pytest.mark.slow
 def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_model, tmp_path):
     """A simulated sensor writes a real HAPT test recording (timestamps at 50 Hz, sent 10x faster), with
     garbage lines and an unplug in the middle; the runtime's window classes equal the pipeline's."""
@@ -242,3 +265,4 @@ def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_mo
     kept = rows[[i for i in range(len(rows)) if i not in lost]]
     assert [p["window_class"] for p in predictions] == reference_classes(model, contract, kept, predictions)
     assert max(p["latency_ms"] for p in predictions) < 100
+    assert all(p["confidence"] >= 1 / 3 and p["window_confidence"] > 0 for p in predictions), "never 0.0 any more"

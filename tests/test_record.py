@@ -1,5 +1,5 @@
-"""`har record` over a pseudo-terminal: key labels, rows flushed as they come, Ctrl-C, an unplugged cable,
-a device clock that restarts; and the protocol file. The files it writes load with the CSV loader."""
+"""The recorder (`python -m device_runtime.record`, behind `har record`) over a pseudo-terminal: key labels,
+rows flushed as they come, Ctrl-C, an unplugged cable, a device clock that restarts; and the protocol file. The files it writes load with the CSV loader."""
 import json
 import signal
 import subprocess
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import REPO, PtySensor, write
 
+from device_runtime.record import ProtocolLabels, read_protocol
 from train.data.csv_files import load_csv_folder
-from train.record import ProtocolLabels, read_protocol
 
 
 def sensor_line(t_ms: int) -> bytes:
@@ -20,7 +20,7 @@ def sensor_line(t_ms: int) -> bytes:
 
 def start_recorder(sensor, out, *options):
     return subprocess.Popen(
-        [sys.executable, str(REPO / "har.py"), "record", "--port", str(sensor.link), "--out", str(out),
+        [sys.executable, "-m", "device_runtime.record", "--port", str(sensor.link), "--out", str(out),
          "--subject", "s7", *options],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )
@@ -70,7 +70,7 @@ def test_keys_flushing_disconnect_clock_reset_and_ctrl_c(tmp_path):
     sensor.unplug()
     assert recorder.returncode == 0, stderr.decode()
     summary = json.loads(stdout)
-    assert summary["rows"] == 80 and summary["reconnections"] == 1 and summary["ended"] == "stopped by signal"
+    assert summary["rows"] == 80 and summary["reconnections"] == 1 and summary["ended"] == "stopped by SIGINT"
     assert summary["rows_per_label"] == {"walk": 50, "sit": 30}
     assert sum(summary["skipped_lines"].values()) >= 3
     recordings, _ = load_csv_folder(out.parent)

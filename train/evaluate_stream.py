@@ -14,7 +14,8 @@ import numpy as np
 
 from device_runtime.interpreter import Classifier
 from device_runtime.contract import load_contract
-from device_runtime.smoothing import DEFAULT_VOTES, EmaHysteresis, MajorityVote
+from device_runtime import smoothing
+from device_runtime.smoothing import DEFAULT_VOTES
 from device_runtime.stream import WindowStream
 from train.data.dataset import DataConfig, load_recordings
 from train.data.split import class_mapping, split_subjects
@@ -25,7 +26,8 @@ SWEEP = [("vote", k) for k in (1, 3, 5, 7, 9)] + [("ema", (a, h)) for a in (0.3,
 
 
 def make_smoother(kind: str, setting):
-    return MajorityVote(setting) if kind == "vote" else EmaHysteresis(*setting)
+    options = {"votes": setting} if kind == "vote" else {"alpha": setting[0], "hysteresis": setting[1]}
+    return smoothing.make_smoother(kind, **options)
 
 
 def describe(kind: str, setting) -> str:
@@ -37,7 +39,7 @@ def window_probabilities(model_path: Path, contract: dict, recordings, mapping: 
     classifier = Classifier(str(model_path), contract)
     streams = []
     for recording in recordings:
-        stream = WindowStream(classifier, contract, MajorityVote(1))
+        stream = WindowStream(classifier, contract, smoothing.make_smoother("none"))
         to_class = np.array([class_names.index(mapping[n]) if n in mapping else OTHER for n in recording.label_names] + [OTHER])
         truth_of_sample = to_class[np.where(recording.labels == UNLABELLED, len(recording.label_names), recording.labels)]
         times, truth, probabilities = [], [], []

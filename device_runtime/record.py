@@ -1,32 +1,31 @@
-"""`har record`: labelled recordings from a serial sensor, in the generic CSV format the data layer reads.
+"""`har record` / `python -m device_runtime.record`: labelled recordings from a serial sensor, in the generic CSV format the data layer reads.
 
 Rows `timestamp_ms,<channel>[unit]...,activity,subject` are written and flushed as they arrive, with the
 device's own timestamps, so nothing recorded is lost on Ctrl-C, a crash or an unplugged cable. The label
 comes from the participant's keys (1-9: a class, 0 or space: unlabelled, q: stop) or from a timed
 protocol file ("walk 60 s" per line). If the device restarts and its clock goes back, a new file
-(NAME-2.csv, ...) is started, since timestamps must increase within a recording.
+(NAME-2.csv, ...) is started, since timestamps must increase within a recording. It lives beside the Pi
+runtime because it is a device-facing tool sharing its serial source, line parser and stop handling.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import select
-import signal
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
+from device_runtime.signals import Stop, ignore_signals, install_stop_handlers
 from device_runtime.sources import RECONNECTED, serial_lines
 
 DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 DEFAULT_UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
 STEP = re.compile(r"^\s*(\S+)\s+([0-9.]+)\s*s?\s*$")
-
-
-class Stop(Exception):
-    """Ctrl-C, SIGTERM, 'q', or the end of the protocol."""
 
 
 def read_protocol(path: str | Path) -> list[tuple[str, float]]:
@@ -141,12 +140,6 @@ def record(lines, out: Path, subject: str, columns: list[str], units: list[str],
     header = ",".join([TIMESTAMP, *(f"{c}[{u}]" if u else c for c, u in zip(channels, units)), "activity", "subject"])
     writer = CsvWriter(out, header, say)
     counts, skipped, labels = Counter(), Counter(), Counter()
-
-    def stop(signum, frame):
-        raise Stop("stopped by signal")
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     reason = "end of input"
     try:
         for raw in lines:
@@ -165,6 +158,7 @@ def record(lines, out: Path, subject: str, columns: list[str], units: list[str],
     except Stop as why:
         reason = str(why)
     finally:
+        ignore_signals()  # the last rows and the summary are written whatever comes now
         writer.close()
     return {"files": [str(f) for f in writer.files], "rows": counts["rows"], "rows_per_label": dict(labels),
             "skipped_lines": dict(skipped), "reconnections": counts["reconnections"], "ended": reason}
@@ -172,6 +166,9 @@ def record(lines, out: Path, subject: str, columns: list[str], units: list[str],
 
 def run(port: str, baud: int, out: str, subject: str, columns: list[str], units: list[str],
         protocol: str | None, labels: list[str] | None) -> dict:
+    """Record until the end of the protocol, 'q', Ctrl-C or SIGTERM; the summary as a dict."""
+    install_stop_handlers()
+
     def say(message: str) -> None:
         print(f"har record: {message}", file=sys.stderr, flush=True)
 
@@ -194,3 +191,49 @@ def run(port: str, baud: int, out: str, subject: str, columns: list[str], units:
             import termios
 
             termios.tcsetattr(sys.stdin, termios.TCSADRAIN, terminal)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recorder's options, for `har record` and `python -m device_runtime.record` alike."""
+    parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
+    parser.add_argument("--baud", type=int, default=115200, help="default 115200")
+    parser.add_argument("--out", required=True, help="the CSV to write (never overwritten)")
+    parser.add_argument("--subject", required=True, help="who is recorded (the subject column)")
+    parser.add_argument("--labels", help="comma-separated activity names for keys 1-9")
+    parser.add_argument("--protocol", help="a timed protocol file instead of keys")
+    parser.add_argument("--columns", default=",".join(DEFAULT_COLUMNS), help="names of the fields of each line "
+                        f"(default {','.join(DEFAULT_COLUMNS)})")
+    parser.add_argument("--units", default=",".join(DEFAULT_UNITS), help="units of the channels, in order "
+                        f"(default {','.join(DEFAULT_UNITS)})")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Record as the options say and print the summary (JSON) on stdout. Exit status: 0, or 2 with one
+    line on stderr for a refusal (no labels, an existing --out, a bad protocol file, a bad --baud)."""
+    try:
+        if not args.protocol and not args.labels:
+            raise ValueError("give --labels walk,sit,... (keys 1-9 choose them) or --protocol FILE")
+        if args.baud <= 0:
+            raise ValueError(f"--baud {args.baud}: give a positive baud rate")
+        summary = run(args.port, args.baud, args.out, args.subject, args.columns.split(","), args.units.split(","),
+                      args.protocol, args.labels.split(",") if args.labels else None)
+    except Stop as why:
+        print(f"har record: {why} before recording began", file=sys.stderr)
+        return 0
+    except (ValueError, OSError) as error:
+        message = str(error) if isinstance(error, ValueError) else f"{error.filename or ''}: {error.strerror or error}"
+        print(f"har record: error: {message}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m device_runtime.record", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Ctrl-C and SIGTERM as a clean stop, for the runtime and the recorder.
+
+The first SIGINT or SIGTERM raises Stop wherever the program is (loading a model, waiting on a serial
+port), so it can write its summary and exit normally; every later one is ignored, so a second Ctrl-C or a
+supervisor's repeated SIGTERM cannot cut the summary short with a traceback.
+"""
+from __future__ import annotations
+
+import signal
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stop(Exception):
+    """Asked to stop: by a signal, or (the recorder) by a key or the end of its protocol."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    ignore_signals()
+    raise Stop(f"stopped by {signal.Signals(signum).name}")
+
+
+def install_stop_handlers() -> None:
+    """From now on, the first SIGINT/SIGTERM raises Stop and later ones are ignored."""
+    for number in SIGNALS:
+        signal.signal(number, _stop)
+
+
+def ignore_signals() -> None:
+    """Ignore SIGINT/SIGTERM from now on: call it before writing a summary, whatever ended the work."""
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
