@@ -65,11 +65,13 @@ def main() -> None:
 
 
 def run_tflm(model: Path, inputs: np.ndarray, arena: int, timeout: float = 600) -> tuple[np.ndarray | None, int | None, str]:
-    """Outputs and measured arena of a TFLM run in a child process; (None, None, why) if it failed."""
+    """Outputs and measured arena of a TFLM run in a child process; (None, None, why) if it failed.
+
+    The child runs in the repository (to import this module), so every path it gets is absolute."""
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "inputs.npy", inputs)
         result = subprocess.run(
-            [sys.executable, "-m", "convert.tflm_probe", str(model), f"{tmp}/inputs.npy", f"{tmp}/outputs.npy", "--arena", str(arena)],
+            [sys.executable, "-m", "convert.tflm_probe", str(Path(model).resolve()), f"{tmp}/inputs.npy", f"{tmp}/outputs.npy", "--arena", str(arena)],
             capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent,
         )
         match = re.search(r"arena_bytes=(\d+)", result.stdout)

@@ -2,7 +2,8 @@
 
 Everything comes from the .tflite itself: its bytes, the preprocessing contract embedded by `har convert`
 (classes, window, stride, rate, channels, normalisation, int8 scale and zero point), the ops it uses, and
-the tensor arena measured by running it on TFLM on this host. Same model in, same bytes out.
+the tensor arena measured by running it on TFLM on this host. Same model in, same bytes out. Every value
+reaches the C through c_values (checked numbers, escaped strings); the templates can print nothing else.
 """
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ import jinja2
 import numpy as np
 
 from convert.flatbuffer import ops_of
-from device_runtime.files import atomic_write
 from convert.tflm_probe import run_tflm
-from device_runtime.contract import load_contract
+from device_runtime.contract import Contract, load_contract
+from device_runtime.files import atomic_write
 from device_runtime.smoothing import DEFAULT_VOTES
+from firmware_gen.c_values import (
+    CToken, CValueError, c_bytes, c_float, c_identifier, c_initializer, c_int, c_string, only_tokens,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # 64-bit host arenas run larger than 32-bit ones, but CMSIS-NN and other optimised kernels ask for scratch
 # buffers the reference kernels do not: keep a quarter more plus 1 KiB, rounded up to 16 bytes.
-ARENA_MARGIN_FACTOR = 1.25
+ARENA_MARGIN_PERCENT = 25
 ARENA_MARGIN_BYTES = 1024
 # TFLM's MicroMutableOpResolver method for each builtin op this toolchain's models can contain.
 RESOLVER_METHODS = {
@@ -34,7 +38,21 @@ RESOLVER_METHODS = {
     "TANH": "AddTanh", "TRANSPOSE": "AddTranspose", "UNPACK": "AddUnpack",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
 }
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Template -> output path. {files}: "" or "PREFIX_"; {prefix}: the C prefix; {library}: the Arduino library.
+LIBRARY_SOURCES = {
+    "model_data.h.j2": "{files}model_data.h", "model_data.cc.j2": "{files}model_data.cc",
+    "model_settings.h.j2": "{files}model_settings.h", "op_resolver.h.j2": "{files}op_resolver.h",
+    "classifier.h.j2": "{prefix}_classifier.h", "classifier.cc.j2": "{prefix}_classifier.cc",
+    "stream.h.j2": "{prefix}_stream.h", "stream.c.j2": "{prefix}_stream.c",
+}
+HOST_SOURCES = {"board.h.j2": "{prefix}_board.h", "main.cc.j2": "{files}main.cc"}
+IMU_SOURCES = {  # only for models that read the IMU's accelerometer and gyroscope
+    "sensor_streamer.ino.j2": "{files}sensor_streamer.ino",
+    "arduino/example.ino.j2": "arduino/{library}/examples/{library}/{library}.ino",
+}
+ARDUINO_SOURCES = [("arduino/library.properties.j2", "arduino/{library}/library.properties")] + [
+    (template, "arduino/{library}/src/" + name) for template, name in LIBRARY_SOURCES.items()
+]
 # The sensor streamer sketch reads an LSM9DS1 (g and deg/s) and prints the model's channels in its units.
 ACC_SCALES = {"g": "1.0f", "m/s^2": "9.80665f"}
 GYRO_SCALES = {"rad/s": "0.0174532925f", "deg/s": "1.0f"}
@@ -45,31 +63,8 @@ class FirmwareError(ValueError):
     """The model cannot be turned into firmware sources as asked."""
 
 
-def c_string(text: str) -> str:
-    """A C string literal for any text: printable ASCII kept, everything else as 3-digit octal escapes
-    (never hex, which would swallow following digits), quotes, backslashes and '?' (trigraphs) escaped."""
-    out = []
-    for byte in text.encode("utf-8"):
-        char = chr(byte)
-        if char in '"\\?':
-            out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
-def c_float(value: float) -> str:
-    """The float32 nearest to `value`, written so a C compiler reads back exactly that float32."""
-    text = f"{float(np.float32(value)):.9g}"
-    if not any(c in text for c in ".en"):
-        text += ".0"
-    return text + "f"
-
-
-def streamer_channels(contract: dict) -> dict | None:
-    """What the streamer sketch prints for each channel, or None if the model wants other sensors or units."""
+def imu_values(contract: Contract) -> dict | None:
+    """What the sketches read for each channel, or None if the model wants other sensors or units."""
     exprs, units = [], {"acc": set(), "gyro": set()}
     for name, unit in zip(contract.channels, contract.units):
         match = STREAMED.match(name)
@@ -77,74 +72,107 @@ def streamer_channels(contract: dict) -> dict | None:
             return None
         sensor, axis = match.groups()
         units[sensor].add(unit)
-        exprs.append((name, f"{sensor[0]}{axis} * k{sensor.capitalize()}Scale"))
+        exprs.append((c_identifier(name, "channel"), CToken(f"{sensor[0]}{axis} * k{sensor.capitalize()}Scale")))
     acc_unit = next(iter(units["acc"]), "g")
     gyro_unit = next(iter(units["gyro"]), "rad/s")
     if len(units["acc"]) > 1 or len(units["gyro"]) > 1 or acc_unit not in ACC_SCALES or gyro_unit not in GYRO_SCALES:
         return None
-    return {"streamer": exprs, "acc_unit": acc_unit, "gyro_unit": gyro_unit,
-            "acc_scale": ACC_SCALES[acc_unit], "gyro_scale": GYRO_SCALES[gyro_unit]}
+    return {"streamer": exprs, "streamer_header": CToken(",".join(name for name, _ in exprs)),
+            "sample_exprs": CToken(", ".join(expr for _, expr in exprs)),
+            "acc_unit": c_string(acc_unit), "gyro_unit": c_string(gyro_unit),
+            "acc_scale": CToken(ACC_SCALES[acc_unit]), "gyro_scale": CToken(GYRO_SCALES[gyro_unit])}
 
 
 def arena_size(measured: int) -> int:
-    return int(-(-(measured * ARENA_MARGIN_FACTOR + ARENA_MARGIN_BYTES) // 16) * 16)
+    return int(-(-(measured * (100 + ARENA_MARGIN_PERCENT) // 100 + ARENA_MARGIN_BYTES) // 16) * 16)
+
+
+def contract_values(contract: Contract) -> dict[str, CToken]:
+    """The contract as checked C tokens: the only way its values reach model_settings.h."""
+    q = contract.quantization or {}
+    channels = len(contract.channels)
+    window = c_int(contract.window, "window", 1, 100_000)
+    return {
+        "version": c_int(contract.version, "version", 1, 1000),
+        "sample_rate": c_float(contract.sample_rate_hz, "sample_rate_hz", positive=True),
+        "window": window,
+        "stride": c_int(contract.stride, "stride", 1, int(window)),
+        "num_channels": c_int(channels, "number of channels", 1, 64),
+        "num_classes": c_int(len(contract.class_names), "number of classes", 2, 256),
+        "class_names": c_initializer([c_string(n, "class name") for n in contract.class_names]),
+        "channels": c_initializer([c_string(n, "channel") for n in contract.channels]),
+        "units": c_initializer([c_string(u, "unit") for u in contract.units]),
+        "mean": c_initializer([c_float(v, "norm_mean") for v in contract.norm_mean][:channels]),
+        "std": c_initializer([c_float(v, "norm_std", positive=True) for v in contract.norm_std][:channels]),
+        "input_scale": c_float(q.get("input_scale"), "input_scale", positive=True),
+        "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),
+        "output_scale": c_float(q.get("output_scale"), "output_scale", positive=True),
+        "output_zero_point": c_int(q.get("output_zero_point"), "output_zero_point", -128, 127),
+    }
+
+
+def template_values(model_path: Path, contract: Contract, model: bytes, ops: list[str], measured: int, prefix: str) -> dict:
+    methods = [c_identifier(RESOLVER_METHODS[op], "resolver method") for op in ops]
+    return contract_values(contract) | {
+        "prefix": c_identifier(prefix, "prefix"),
+        "PREFIX": c_identifier(prefix.upper(), "prefix"),
+        "files": CToken("" if prefix == "har" else f"{prefix}_"),
+        "library": c_identifier(f"{prefix.capitalize()}Classifier", "library name"),
+        "source": c_string(model_path.name, "model file name"),
+        "hex_rows": c_bytes(model),
+        "model_len": c_int(len(model), "model size", 1),
+        "methods": methods,
+        "num_methods": c_int(len(methods), "number of ops", 1),
+        "arena_measured": c_int(measured, "measured arena", 1),
+        "arena": c_int(arena_size(measured), "arena", 1),
+        "margin_percent": c_int(ARENA_MARGIN_PERCENT, "margin"),
+        "margin_bytes": c_int(ARENA_MARGIN_BYTES, "margin"),
+        "votes": c_int(DEFAULT_VOTES, "votes", 1, 255),
+        "reset_state": c_int(int("UNIDIRECTIONAL_SEQUENCE_LSTM" in ops), "reset"),
+    }
+
+
+def measure_arena(model_path: Path, contract: Contract) -> int:
+    probe_input = np.zeros((1, contract.window, len(contract.channels)), np.int8)
+    _, measured, why = run_tflm(model_path, probe_input, 1 << 20)
+    if measured is None:
+        raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")
+    return measured
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        trim_blocks=True, lstrip_blocks=True, finalize=only_tokens, autoescape=False,
+    )
+
+
+def render(values: dict, outputs: list[tuple[str, str]], out_dir: Path) -> list[Path]:
+    """Render each template to its output path; returns the paths written."""
+    env, written = environment(), []
+    for template, name in outputs:
+        path = out_dir / name.format(files=values["files"], prefix=values["prefix"], library=values["library"])
+        atomic_write(path, env.get_template(template).render(values))
+        written.append(path)
+    return written
 
 
 def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -> list[Path]:
-    model_path, out_dir = Path(model_path), Path(out_dir)
-    if not IDENTIFIER.match(prefix):
-        raise FirmwareError(f"prefix '{prefix}' is not a C identifier")
+    model_path, out_dir = Path(model_path).resolve(), Path(out_dir).resolve()
+    if not re.match(r"^[a-z][a-z0-9_]*$", prefix):
+        raise FirmwareError(f"prefix '{prefix}' is not a C identifier in lower case")
     contract = load_contract(model_path)
-    quantization = contract.quantization
-    if not quantization:
+    if not contract.quantization:
         raise FirmwareError(f"{model_path} is not a full-int8 model; convert it with `har convert --mode int8`")
     model = model_path.read_bytes()
     ops = ops_of(model)
     unknown = [op for op in ops if op not in RESOLVER_METHODS]
     if unknown:
         raise FirmwareError(f"{model_path} uses ops {unknown} that the generated op resolver does not know")
-    probe_input = np.zeros((1, contract.window, len(contract.channels)), np.int8)
-    _, measured, why = run_tflm(model_path, probe_input, 1 << 20)
-    if measured is None:
-        raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")
-
-    files = "" if prefix == "har" else f"{prefix}_"
-    values = {
-        "prefix": prefix,
-        "PREFIX": prefix.upper(),
-        "files": files,
-        "source": model_path.name,
-        "model_bytes": model,
-        "hex_rows": [", ".join(f"0x{b:02x}" for b in model[i : i + 12]) for i in range(0, len(model), 12)],
-        "contract": contract,
-        "q": quantization,
-        "class_names": [c_string(n) for n in contract.class_names],
-        "channels": [c_string(n) for n in contract.channels],
-        "units": [c_string(u) for u in contract.units],
-        "mean": [c_float(v) for v in contract.norm_mean],
-        "std": [c_float(v) for v in contract.norm_std],
-        "methods": [RESOLVER_METHODS[op] for op in ops],
-        "ops": ops,
-        "arena_measured": measured,
-        "arena": arena_size(measured),
-        "margin_factor": ARENA_MARGIN_FACTOR,
-        "margin_bytes": ARENA_MARGIN_BYTES,
-        "votes": DEFAULT_VOTES,
-        "has_lstm": "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops,
-        "c_float": c_float,
-    }
-    streamer = streamer_channels(contract)
-    values.update(streamer or {})
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True,
-    )
-    written = []
-    for template in sorted(TEMPLATES.glob("*.j2")):
-        if template.name.startswith("sensor_streamer") and streamer is None:
-            continue  # the model reads sensors the sketch does not know
-        name = files + template.name[: -len(".j2")]
-        text = environment.get_template(template.name).render(values)
-        atomic_write(out_dir / name, text)
-        written.append(out_dir / name)
-    return written
+    try:
+        values = template_values(model_path, contract, model, ops, measure_arena(model_path, contract), prefix)
+        imu = imu_values(contract)
+    except CValueError as error:
+        raise FirmwareError(f"{model_path}: {error}") from None
+    outputs = [*LIBRARY_SOURCES.items(), *HOST_SOURCES.items(), *ARDUINO_SOURCES, *(IMU_SOURCES.items() if imu else [])]
+    return render(values | (imu or {}), outputs, out_dir)
