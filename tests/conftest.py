@@ -10,11 +10,19 @@ sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(scope="session")
-def hapt_prepared():
+def hapt_loaded():
+    """The embedded HAPT recordings, parsed once per session: (recordings, load report)."""
+    from train.data.hapt import EMBEDDED_HAPT, load_hapt
+
+    return load_hapt(EMBEDDED_HAPT)
+
+
+@pytest.fixture(scope="session")
+def hapt_prepared(hapt_loaded):
     """The default data preparation on the embedded HAPT recordings, shared by the tests that read it."""
     from train.data.dataset import DataConfig, prepare
 
-    return prepare(DataConfig())
+    return prepare(DataConfig(), loaded=hapt_loaded)
 
 
 @pytest.fixture(scope="session")

@@ -45,23 +45,41 @@ def test_non_monotonic_timestamps_name_the_line(tmp_path):
         load_csv_file(path)
 
 
+NOT_FINITE = "value not finite as float32 (inf, NaN or beyond +-3.4e38)"
+
+
 @pytest.mark.parametrize(
-    "row, message",
+    "row, message, reason",
     [
-        ("40,1,1,walk\n", r"line 4: 4 fields, expected 5"),
-        ("40,1,x,1,walk\n", r"line 4, field 'acc_y\[g\]': 'x' is not a number"),
-        ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite"),
-        ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite"),
+        ("40,1,1,walk\n", r"line 4: 4 fields, expected 5", "malformed row"),
+        ("40,1,x,1,walk\n", r"line 4, field 'acc_y\[g\]': 'x' is not a number", "malformed row"),
+        ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite as float32", NOT_FINITE),
+        ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite as float32", NOT_FINITE),
+        ("40,1,1,-1e39,walk\n", r"line 4, field 'acc_z\[g\]': value -1e\+39 is not finite as float32", NOT_FINITE),
     ],
 )
-def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message):
+def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message, reason):
     path = write(tmp_path / "broken.csv", HEADER + rows(2) + row + rows(2, 60))
     with pytest.raises(DataError, match=message):
         load_csv_file(path)
     (rec,), report = load_csv_file(path, skip_bad_rows=True)
-    assert len(rec.samples) == 4
-    assert report.rows_skipped == {"malformed row": 1}
+    assert len(rec.samples) == 4 and np.isfinite(rec.samples).all()
+    assert report.rows_skipped == {reason: 1}
     assert "line 4" in report.examples[0]
+
+
+def test_excel_bom_and_semicolons_with_decimal_commas(tmp_path):
+    text = "\ufefftimestamp_ms;acc_x[g];activity\n0;1,5;walk\n20;-0,25;walk\n"
+    (rec,), _ = load_csv_file(write(tmp_path / "excel.csv", text))
+    assert rec.channels == ("acc_x",) and rec.units == ("g",)
+    np.testing.assert_allclose(rec.samples[:, 0], [1.5, -0.25])
+
+
+def test_a_label_in_one_file_only_is_a_warning(tmp_path):
+    for name, label in (("a", "walk"), ("b", "walk"), ("c", "wlak")):
+        write(tmp_path / f"{name}.csv", HEADER + rows(3, activity=label))
+    _, report = load_csv_folder(tmp_path)
+    assert len(report.warnings) == 1 and "'wlak' appears only in" in report.warnings[0] and "c.csv" in report.warnings[0]
 
 
 def test_missing_columns_and_empty_files(tmp_path):

@@ -8,13 +8,12 @@ import pytest
 from conftest import SHARED_HAPT, write
 
 from train.data.dataset import DataConfig, prepare
-from train.data.hapt import EMBEDDED_HAPT
-from train.data.hapt import load_hapt
+from train.data.hapt import EMBEDDED_HAPT, load_hapt
 from train.data.recording import DataError
 
 
-def test_embedded_archive_is_the_full_dataset():
-    recordings, report = load_hapt(EMBEDDED_HAPT)
+def test_embedded_archive_is_the_full_dataset(hapt_loaded):
+    recordings, report = hapt_loaded
     assert len(recordings) == 61
     assert len({r.subject for r in recordings}) == 30
     assert report.rows_read == 1_122_772
@@ -32,8 +31,8 @@ def test_embedded_files_match_their_checksums():
 
 
 @pytest.mark.skipif(not SHARED_HAPT.exists(), reason="../shared/datasets/uci-hapt not beside the repository")
-def test_embedded_copy_equals_the_shared_copy():
-    embedded, _ = load_hapt(EMBEDDED_HAPT)
+def test_embedded_copy_equals_the_shared_copy(hapt_loaded):
+    embedded, _ = hapt_loaded
     shared, _ = load_hapt(SHARED_HAPT)
     for a, b in zip(embedded, shared):
         assert a.subject == b.subject
@@ -60,8 +59,9 @@ def test_normalisation_is_fitted_on_training_windows_only(hapt_prepared):
     assert np.abs(test.mean(axis=0)).max() > 1e-2  # other subjects, other statistics
 
 
-def test_transitions_on_request():
-    prepared = prepare(DataConfig(classes=["SIT_TO_STAND", "STAND_TO_SIT", "WALKING"], window=64, stride=32))
+def test_transitions_on_request(hapt_loaded):
+    config = DataConfig(classes=["SIT_TO_STAND", "STAND_TO_SIT", "WALKING"], window=64, stride=32)
+    prepared = prepare(config, loaded=hapt_loaded)
     assert prepared.contract.class_names == ["SIT_TO_STAND", "STAND_TO_SIT", "WALKING"]
     assert (np.bincount(prepared.splits["train"].y) > 0).all()
 
@@ -100,6 +100,9 @@ def test_broken_sensor_row_names_file_line_and_column(tmp_path):
         load_hapt(_tiny_hapt(tmp_path, acc_rows=rows))
     rows[3] = "0.1 nan 0.3"
     with pytest.raises(DataError, match=r"line 4, field 'column 2': value nan is not finite"):
+        load_hapt(_tiny_hapt(tmp_path, acc_rows=rows))
+    rows[3] = "0.1 0.2 1e39"
+    with pytest.raises(DataError, match=r"line 4, field 'column 3': value 1e\+39 is not finite as float32"):
         load_hapt(_tiny_hapt(tmp_path, acc_rows=rows))
 
 

@@ -37,10 +37,9 @@ def config_from_args(args: argparse.Namespace) -> dict:
     if args.data:
         data["path"] = args.data
         data.setdefault("format", "hapt")
-    for key in ("window", "stride"):
-        value = getattr(args, key)
-        if value is not None:
-            data[key] = value if value.endswith("s") else int(value)
+    for key in ("window", "stride"):  # checked with the config file's values, in DataConfig.from_dict
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
     for key in ("classes", "test_subjects", "validation_subjects"):
         value = getattr(args, key)
         if value is not None:

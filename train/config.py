@@ -1,10 +1,21 @@
-"""Run configuration: one TOML file with [data], [model] and [train] tables, overridable from the CLI."""
+"""Run configuration: one TOML file with [data], [model] and [train] tables, overridable from the CLI.
+
+A table's values are checked before anything is loaded or trained: their type (from the dataclass
+annotation), finiteness and range, with a message naming the key (`checked`).
+"""
 from __future__ import annotations
 
+import math
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 SECTIONS = ("data", "model", "train")
+# Numbers that must be above zero, and fractions in [0, 1]; every other number must be at least zero.
+POSITIVE = {"data.resample_hz"}
+FRACTIONS = {"data.min_purity"}
+MIN_WINDOW = 8  # samples: the CNN halves the time axis three times
+TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict, "None": type(None)}
 
 
 def load_config(path: str | Path) -> dict:
@@ -14,7 +25,7 @@ def load_config(path: str | Path) -> dict:
         config = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: {error}") from None
     unknown = set(config) - set(SECTIONS)
     if unknown:
@@ -24,10 +35,68 @@ def load_config(path: str | Path) -> dict:
 
 def known_keys_only(cls, data: dict, section: str) -> dict:
     """`data` unchanged if every key is a field of the dataclass `cls`; else an error naming the typo."""
-    from dataclasses import fields
-
     known = [f.name for f in fields(cls)]
     unknown = set(data) - set(known)
     if unknown:
         raise ValueError(f"[{section}] has unknown keys {sorted(unknown)}; known: {known}")
     return data
+
+
+def checked(cls, data: dict, section: str) -> dict:
+    """`data` unchanged if every key is a field of the dataclass `cls` and every value fits the field; else
+    an error naming the key, what it holds and what it should hold."""
+    types = {f.name: str(f.type) for f in fields(cls)}
+    for key, value in known_keys_only(cls, data, section).items():
+        _check_value(f"{section}.{key}", value, types[key])
+    return data
+
+
+def _check_value(key: str, value, annotation: str) -> None:
+    allowed = [name.strip() for name in annotation.split("|")]
+    if not any(_is(value, name) for name in allowed):
+        raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: expected {annotation}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if not math.isfinite(value):
+        raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: must be a finite number")
+    low_ok = value > 0 if key in POSITIVE else value >= 0
+    if not low_ok or (key in FRACTIONS and value > 1):
+        bound = "above 0" if key in POSITIVE else "between 0 and 1" if key in FRACTIONS else "at least 0"
+        raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: must be {bound}")
+
+
+def _is(value, name: str) -> bool:
+    """Whether `value` is of the annotation `name` (`int`, `list[str]`, `dict[str, str]`, ...)."""
+    base, _, inner = name.partition("[")
+    if base == "bool" or isinstance(value, bool):
+        return base == "bool" and isinstance(value, bool)
+    if not isinstance(value, TYPES.get(base, object)):
+        return False
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return inner.rstrip("]").split(",")[-1].strip() != "str" or all(isinstance(v, str) for v in items)
+
+
+def length(value: int | str, key: str, rate_hz: float | None = None) -> int | float:
+    """A window or stride given as samples (`128`, `"128"`) or seconds (`"2.56s"`): the samples (an int)
+    when seconds and `rate_hz` are known or samples are given, else the seconds (a float) to convert
+    later. Zero, negative, non-finite or unreadable lengths are refused naming the option."""
+    option = f"{key} (--{key})"
+    text = str(value).strip()
+    seconds = text.endswith("s")
+    try:
+        number = float(text[:-1]) if seconds else int(text) if not isinstance(value, float) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{option}: {value!r} is not a positive number of samples (128) or seconds (2.56s)")
+    if not seconds:
+        samples = int(number)
+    elif rate_hz is None:
+        return number
+    else:
+        samples = round(number * rate_hz)
+    least = MIN_WINDOW if key == "window" else 1
+    if samples < least:
+        at = f" at {rate_hz:g} Hz" if seconds else ""
+        raise ValueError(f"{option}: {value!r} is {samples} samples{at}; at least {least} needed")
+    return samples

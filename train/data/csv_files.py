@@ -1,26 +1,115 @@
 """The generic CSV format: `timestamp_ms, <channel>..., activity[, subject]`, one file per recording.
 
 A channel header may carry its unit in brackets (`acc_x[g]`). An empty activity cell means unlabelled.
-The sample rate comes from the timestamps; jitter is reported and resampling is on request.
+The sample rate comes from the timestamps; jitter is reported and resampling is on request. Excel's
+"CSV UTF-8" (a byte-order mark) and its `;`-separated files with decimal commas are read as well.
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from train.data.recording import DataError, LoadReport, Recording, label_ids
+from device_runtime.line_parser import header_columns
+from train.data.recording import DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids
 
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
-UNIT_RE = re.compile(r"^(.*?)\s*\[(.*)\]$")
 
 
-def _split_unit(header: str) -> tuple[str, str]:
-    match = UNIT_RE.match(header.strip())
-    return (match.group(1), match.group(2)) if match else (header.strip(), "")
+@dataclass
+class Header:
+    """Where each column is, read from a file's first line."""
+
+    fields: list[str]  # as written, units included: how messages name a field
+    names: list[str]  # without units
+    separator: str
+    channels: list[int]
+    time: int
+    activity: int
+    subject: int | None
+    target: int | None
+
+    def names_units(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        units = (self.fields[i].partition("[")[2].removesuffix("]").strip() for i in self.channels)
+        return tuple(self.names[i] for i in self.channels), tuple(units)
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8 with or without a byte-order mark, else refused naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(str(path), f"not UTF-8 text (byte 0x{data[error.start]:02x}); save it as CSV UTF-8",
+                        line=line) from None
+
+
+def _parse_header(line: str, source: str, target_column: str | None) -> Header:
+    """The header's columns. `;` separates fields when the header has no `,` (Excel in decimal-comma locales)."""
+    separator = ";" if ";" in line and "," not in line else ","
+    fields = [f.strip() for f in line.split(separator)]
+    names = header_columns(",".join(fields).encode())
+    if names is None:
+        raise DataError(source, f"the first line is not a header of column names: {line[:80]!r}", line=1)
+    for required in (TIME, ACTIVITY) + ((target_column,) if target_column else ()):
+        if required not in names:
+            hint = " (fields must be separated by ',' or ';', not tabs)" if "\t" in line else ""
+            raise DataError(source, f"header has no '{required}' column (found {names}){hint}", line=1)
+    repeated = sorted({n for n in names if names.count(n) > 1 or not n})
+    if repeated:
+        raise DataError(source, f"header names {repeated} more than once (or a unit without a name)", line=1)
+    special = {TIME, ACTIVITY, SUBJECT, target_column}
+    channels = [i for i, n in enumerate(names) if n not in special]
+    if not channels:
+        raise DataError(source, "no channel columns besides timestamp_ms and activity", line=1)
+    index = {n: i for i, n in enumerate(names)}
+    return Header(fields, names, separator, channels, index[TIME], index[ACTIVITY], index.get(SUBJECT),
+                  index.get(target_column) if target_column else None)
+
+
+def _number(text: str, header: Header, line: int, column: int, source: str) -> float:
+    if header.separator == ";":
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(source, f"'{text}' is not a number", line=line, field=header.fields[column]) from None
+
+
+def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, report: LoadReport) -> list[tuple]:
+    """Every data row as (line, subject, t, values, activity, target); a malformed row stops, or is counted."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=header.separator)
+    rows = []
+    try:
+        next(reader)
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                report.skip("blank line", f"{source}, line {line}")
+                continue
+            try:
+                if len(row) != len(header.fields):
+                    raise DataError(source, f"{len(row)} fields, expected {len(header.fields)}", line=line)
+                t = _number(row[header.time], header, line, header.time, source)
+                if not math.isfinite(t):
+                    raise DataError(source, f"timestamp {t} is not finite", line=line, field=TIME)
+                values = [_number(row[i], header, line, i, source) for i in header.channels]
+                target = math.nan if header.target is None else _number(row[header.target], header, line, header.target, source)
+            except DataError as error:
+                if not skip_bad_rows:
+                    raise
+                report.skip("malformed row", str(error))
+                continue
+            subject = row[header.subject].strip() if header.subject is not None else None
+            rows.append((line, subject, t, values, row[header.activity].strip(), target))
+    except csv.Error as error:
+        raise DataError(source, f"unreadable CSV: {error}", line=reader.line_num) from None
+    return rows
 
 
 def load_csv_file(
@@ -33,104 +122,58 @@ def load_csv_file(
     path = Path(path)
     source = str(path)
     report = LoadReport()
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(source, "empty file: no header row") from None
-        header = [h.strip() for h in header]
-        for required in (TIME, ACTIVITY):
-            if required not in header:
-                raise DataError(source, f"header has no '{required}' column (found {header})", line=1)
-        special = {TIME, ACTIVITY, SUBJECT} | ({target_column} if target_column else set())
-        if target_column and target_column not in header:
-            raise DataError(source, f"header has no target column '{target_column}'", line=1)
-        channel_cols = [i for i, h in enumerate(header) if h not in special]
-        if not channel_cols:
-            raise DataError(source, "no channel columns besides timestamp_ms and activity", line=1)
-        names_units = [_split_unit(header[i]) for i in channel_cols]
-        t_col, a_col = header.index(TIME), header.index(ACTIVITY)
-        s_col = header.index(SUBJECT) if SUBJECT in header else None
-        y_col = header.index(target_column) if target_column else None
-
-        rows: dict[str, list] = {}  # subject -> [(line, t, values, activity, target)]
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                report.skip("blank line", f"{source}, line {line}")
-                continue
-            try:
-                if len(row) != len(header):
-                    raise DataError(source, f"{len(row)} fields, expected {len(header)}", line=line)
-                t = _number(row[t_col], source, line, TIME)
-                values = [_number(row[i], source, line, header[i]) for i in channel_cols]
-                target = _number(row[y_col], source, line, target_column) if y_col is not None else math.nan
-            except DataError as error:
-                if not skip_bad_rows:
-                    raise
-                report.skip("malformed row", str(error))
-                continue
-            subject = row[s_col].strip() if s_col is not None else path.stem
-            rows.setdefault(subject, []).append((line, t, values, row[a_col].strip(), target))
-            report.rows_read += 1
+    text = _read_text(path)
+    if not text.strip():
+        raise DataError(source, "empty file: no header row")
+    header = _parse_header(text.split("\n", 1)[0].rstrip("\r"), source, target_column)
+    rows = _read_rows(text, header, source, skip_bad_rows, report)
+    columns = [header.fields[i] for i in header.channels] + ([target_column] if target_column else [])
+    lines = np.array([r[0] for r in rows], dtype=np.int64)
+    table = np.array([r[3] + ([r[5]] if target_column else []) for r in rows], dtype=np.float64).reshape(len(rows), len(columns))
+    table, keep = finite_float32(table, source, columns, lines, report if skip_bad_rows else None)
+    rows = [r for r, k in zip(rows, keep) if k]
+    report.rows_read += len(rows)
     if not rows:
         raise DataError(source, "no data rows: empty recording")
-
+    by_subject: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_subject.setdefault(row[1] if row[1] is not None else path.stem, []).append(i)
     recordings = []
-    for subject, items in rows.items():
-        lines = np.array([r[0] for r in items])
-        times = np.array([r[1] for r in items], dtype=np.float64)
-        steps = np.diff(times)
-        if (steps <= 0).any():
-            bad = int(np.argmax(steps <= 0)) + 1
-            raise DataError(
-                source,
-                f"timestamp {times[bad]:g} ms is not after the previous one ({times[bad - 1]:g} ms); "
-                "timestamps must increase",
-                line=int(lines[bad]),
-                field=TIME,
-            )
-        if len(times) < 2:
-            raise DataError(source, f"subject {subject}: one row is not enough to find the sample rate")
-        median_step = float(np.median(steps))
-        rate = 1000.0 / median_step
-        jitter = float(np.std(steps) / median_step)
-        report.notes.append(
-            f"{source} (subject {subject}): {rate:.2f} Hz from timestamps, jitter {100 * jitter:.1f}%, "
-            f"largest gap {steps.max():g} ms"
-        )
-        samples = np.array([r[2] for r in items], dtype=np.float32)
-        label_names: list[str] = []
-        labels = label_ids([r[3] for r in items], label_names)
-        targets = np.array([r[4] for r in items], dtype=np.float32) if y_col is not None else None
-        if resample_hz:
-            times, samples, labels, targets = _resample(times, samples, labels, targets, resample_hz)
-            rate = resample_hz
-        recordings.append(
-            Recording(
-                source=source,
-                subject=subject,
-                sample_rate_hz=rate,
-                channels=tuple(n for n, _ in names_units),
-                units=tuple(u for _, u in names_units),
-                samples=samples,
-                labels=labels,
-                label_names=tuple(label_names),
-                targets=targets,
-            )
-        )
+    for subject, index in by_subject.items():
+        items = [rows[i] for i in index]
+        recordings.append(_recording(items, table[index], header, source, subject, resample_hz, report))
     return recordings, report
 
 
-def _number(text: str, source: str, line: int, field: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(source, f"'{text}' is not a number", line=line, field=field) from None
-    if not math.isfinite(value):
-        raise DataError(source, f"value {text} is not finite", line=line, field=field)
-    return value
+def _recording(items, table, header: Header, source, subject, resample_hz, report) -> Recording:
+    """One subject's rows as a Recording, its rate from the timestamps (which must increase)."""
+    times = np.array([r[2] for r in items], dtype=np.float64)
+    steps = np.diff(times)
+    if (steps <= 0).any():
+        bad = int(np.argmax(steps <= 0)) + 1
+        raise DataError(
+            source,
+            f"timestamp {times[bad]:g} ms is not after the previous one ({times[bad - 1]:g} ms); timestamps must increase",
+            line=items[bad][0],
+            field=TIME,
+        )
+    if len(times) < 2:
+        raise DataError(source, f"subject {subject}: one row is not enough to find the sample rate")
+    median_step = float(np.median(steps))
+    rate = 1000.0 / median_step
+    report.notes.append(
+        f"{source} (subject {subject}): {rate:.2f} Hz from timestamps, jitter {100 * float(np.std(steps) / median_step):.1f}%, "
+        f"largest gap {steps.max():g} ms"
+    )
+    channels = len(header.channels)
+    samples, targets = table[:, :channels], (table[:, channels] if header.target is not None else None)
+    label_names: list[str] = []
+    labels = label_ids([r[4] for r in items], label_names)
+    if resample_hz:
+        samples, labels, targets = _resample(times, samples, labels, targets, resample_hz)
+        rate = resample_hz
+    names, units = header.names_units()
+    return Recording(source, subject, rate, names, units, samples, labels, tuple(label_names), targets)
 
 
 def _resample(times, samples, labels, targets, rate_hz):
@@ -140,18 +183,31 @@ def _resample(times, samples, labels, targets, rate_hz):
     nearest = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
     nearest -= (grid - times[nearest - 1]) < (times[nearest] - grid)
     new_targets = np.interp(grid, times, targets).astype(np.float32) if targets is not None else None
-    return grid, new_samples.astype(np.float32), labels[nearest], new_targets
+    return new_samples.astype(np.float32), labels[nearest], new_targets
 
 
 def load_csv_folder(path: str | Path, **options) -> tuple[list[Recording], LoadReport]:
     """A folder of CSV recordings is a dataset (or a single .csv file)."""
-    path = Path(path)
-    files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
-    if not files:
-        raise DataError(str(path), "no .csv files: empty dataset")
     recordings, report = [], LoadReport()
-    for file in files:
+    for file in dataset_files(Path(path), "**/*.csv", "csv"):
         recs, rep = load_csv_file(file, **options)
         recordings += recs
         report.merge(rep)
+    report.warnings += lonely_labels(recordings)
     return recordings, report
+
+
+def lonely_labels(recordings: list[Recording]) -> list[str]:
+    """A warning for each label that only one of several files uses: often a typo that would otherwise
+    become an extra class."""
+    files: dict[str, set[str]] = {}
+    for rec in recordings:
+        for name in set(np.asarray(rec.label_names)[np.unique(rec.labels[rec.labels >= 0])].tolist()):
+            files.setdefault(name, set()).add(rec.source)
+    total = len({r.source for r in recordings})
+    return [
+        f"label '{name}' appears only in {next(iter(sources))} (1 of {total} files): a typo? "
+        "rename it in that file or choose the classes with --classes"
+        for name, sources in sorted(files.items())
+        if total > 1 and len(sources) == 1
+    ]

@@ -1,13 +1,14 @@
 """From recordings on disk to normalised train/validation/test windows and the preprocessing contract."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from device_runtime.contract import Contract
-from train.config import known_keys_only
+from train.config import checked, length
 from train.data.csv_files import load_csv_folder
 from train.data.hapt import EMBEDDED_HAPT, load_hapt
 from train.data.pamap2 import load_pamap2
@@ -41,9 +42,18 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
-        config = cls(**known_keys_only(cls, data, "data"))
+        """The [data] table, every value checked before any file is read."""
+        data = dict(data)
+        for key in ("test_subjects", "validation_subjects"):  # TOML's [2, 4] names subjects "2" and "4"
+            if isinstance(data.get(key), list):
+                data[key] = [str(s) if isinstance(s, int) and not isinstance(s, bool) else s for s in data[key]]
+        config = cls(**checked(cls, data, "data"))
         if config.format not in FORMATS:
             raise ValueError(f"[data] format '{config.format}' is not one of {sorted(FORMATS)}")
+        for key in ("window", "stride"):
+            samples_or_seconds = length(getattr(config, key), key)
+            if isinstance(samples_or_seconds, int):
+                setattr(config, key, samples_or_seconds)
         return config
 
 
@@ -55,9 +65,10 @@ class Prepared:
 
 
 def load_recordings(config: DataConfig) -> tuple[list[Recording], LoadReport]:
+    """Every recording of the dataset, and what the loader skipped or noticed."""
     path = Path(config.path) if config.path else EMBEDDED_HAPT
     if not path.exists():
-        raise DataError(str(path), "does not exist")
+        raise DataError(str(path), "does not exist (--data)")
     if config.format == "csv":
         return load_csv_folder(
             path, skip_bad_rows=config.skip_bad_rows, target_column=config.target_column, resample_hz=config.resample_hz
@@ -65,27 +76,23 @@ def load_recordings(config: DataConfig) -> tuple[list[Recording], LoadReport]:
     return FORMATS[config.format](path)
 
 
-def to_samples(value: int | str, rate_hz: float, name: str) -> int:
-    """A length in samples from `128` or from seconds written as `"2.56s"`."""
-    if isinstance(value, str) and value.endswith("s"):
-        return max(1, round(float(value[:-1]) * rate_hz))
-    if isinstance(value, int) and value > 0:
-        return value
-    raise ValueError(f"[data] {name} must be a positive number of samples or seconds like '2.56s', not {value!r}")
-
-
-def prepare(config: DataConfig, contract: Contract | None = None) -> Prepared:
-    """Load, window, split by subject, and fit normalisation on the training windows only.
+def prepare(
+    config: DataConfig, contract: Contract | None = None, loaded: tuple[list[Recording], LoadReport] | None = None
+) -> Prepared:
+    """Load (unless `loaded` by `load_recordings` already), window, split by subject, and fit normalisation
+    on the training windows only.
 
     Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
-    recordings, report = load_recordings(config)
+    recordings, report = loaded or load_recordings(config)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     rates = sorted({round(r.sample_rate_hz, 1) for r in recordings})
     if max(rates) > 1.01 * min(rates):
         raise DataError(
             str(config.path), f"recordings have different sample rates {rates} Hz; set resample_hz to one rate"
         )
     rate = float(np.median([r.sample_rate_hz for r in recordings]))
-    window, stride = to_samples(config.window, rate, "window"), to_samples(config.stride, rate, "stride")
+    window, stride = length(config.window, "window", rate), length(config.stride, "stride", rate)
     regression = config.target_column is not None
 
     mapping, class_names = class_mapping(config, recordings, regression)
@@ -93,10 +100,9 @@ def prepare(config: DataConfig, contract: Contract | None = None) -> Prepared:
         recordings, window, stride, mapping, class_names, config.min_purity, config.allow_unlabelled, regression
     )
 
-    assignment = split_subjects(list(windows.subjects), config)
+    assignment = split_subjects(list(windows.subjects), config, {r.subject for r in recordings})
     splits = {name: windows.select(np.isin(windows.subjects, subjects)) for name, subjects in assignment.items()}
-    flat = splits["train"].x.reshape(-1, windows.x.shape[2]).astype(np.float64)
-    std = flat.std(axis=0)
+    mean, std = _normalisation(splits["train"], recordings[0].channels, config)
     fitted = Contract(
         sample_rate_hz=rate,
         channels=list(recordings[0].channels),
@@ -104,7 +110,7 @@ def prepare(config: DataConfig, contract: Contract | None = None) -> Prepared:
         window=window,
         stride=stride,
         class_names=class_names if not regression else [config.target_column],
-        norm_mean=flat.mean(axis=0).tolist(),
+        norm_mean=mean.tolist(),
         norm_std=np.where(std > 1e-8, std, 1.0).tolist(),
         min_purity=config.min_purity,
         allow_unlabelled=config.allow_unlabelled,
@@ -125,3 +131,14 @@ def prepare(config: DataConfig, contract: Contract | None = None) -> Prepared:
     return Prepared(contract, splits, summary)
 
 
+
+
+def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of the training windows, which must be finite: a value
+    that slipped past the loaders would otherwise make every input NaN."""
+    flat = train.x.reshape(-1, train.x.shape[2]).astype(np.float64)
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    bad = [c for c, m, s in zip(channels, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
+    if bad:
+        raise DataError(str(config.path or EMBEDDED_HAPT), f"normalisation of channels {bad} is not finite")
+    return mean, std

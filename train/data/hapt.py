@@ -5,18 +5,25 @@ Read from the unpacked folder or from a .tar.xz of that folder (the embedded def
 from __future__ import annotations
 
 import hashlib
+import io
+import lzma
 import re
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from train.data.recording import UNLABELLED, DataError, LoadReport, Recording
+from train.data.recording import UNLABELLED, DataError, LoadReport, Recording, finite_float32
 
 EMBEDDED_HAPT = Path(__file__).resolve().parents[2] / "data" / "uci-hapt.tar.xz"
 SAMPLE_RATE_HZ = 50.0
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+# Bounds for reading an archive: all of HAPT is 126 MB, its largest file 1.8 MB; xz -9 needs 65 MiB.
+MAX_ARCHIVE_BYTES = 1 << 30
+MAX_MEMBER_BYTES = 64 << 20
+XZ_MEMORY_LIMIT = 256 << 20
 FILE_RE = re.compile(r"RawData/(acc|gyro)_exp(\d+)_user(\d+)\.txt$")
 
 # The UCI HAR official split holds out these users as the test set.
@@ -26,15 +33,61 @@ VALIDATION_SUBJECTS = ("5", "15", "25")
 DAILY_ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
 
 
+def _wanted(name: str) -> bool:
+    return name in ("activity_labels.txt", "RawData/labels.txt") or FILE_RE.search(name) is not None
+
+
 def _read_files(path: Path) -> dict[str, bytes]:
-    """Every file of the layout, keyed by its path relative to the dataset root."""
+    """The layout's files, keyed by their path relative to the dataset root (other files are not read)."""
     if path.is_dir():
-        return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
-    if path.name.endswith(".tar.xz"):
+        files = (p for p in path.rglob("*") if p.is_file() and _wanted(p.relative_to(path).as_posix()))
+        return {p.relative_to(path).as_posix(): p.read_bytes() for p in files}
+    if path.is_file() and path.name.endswith(".tar.xz"):
         _verify_archive(path)
-        with tarfile.open(path, "r:xz") as archive:
-            return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
-    raise DataError(str(path), "not a HAPT folder or .tar.xz archive")
+        return _read_archive(path)
+    raise DataError(str(path), "is not a HAPT folder or .tar.xz archive (--format hapt)")
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    """The layout's files from a .tar.xz, streamed: a corrupt or hostile archive is refused naming it,
+    before it can ask for more memory or output than the whole dataset needs."""
+    files, declared = {}, 0
+    try:
+        with open(path, "rb") as raw, tarfile.open(fileobj=io.BufferedReader(_BoundedXz(raw, path)), mode="r|") as tar:
+            for member in tar:
+                declared += member.size
+                if member.size > MAX_MEMBER_BYTES or declared > MAX_ARCHIVE_BYTES:
+                    raise DataError(f"{path}: {member.name}", f"declares {member.size:,} bytes ({declared:,} so far); "
+                                    "larger than any HAPT file: a damaged or foreign archive")
+                if member.isfile() and _wanted(member.name):
+                    files[member.name] = tar.extractfile(member).read()
+    except (tarfile.TarError, lzma.LZMAError, EOFError) as error:
+        raise DataError(str(path), f"not a readable .tar.xz archive: {error}") from None
+    return files
+
+
+class _BoundedXz(io.RawIOBase):
+    """An .xz stream decompressed under a memory limit and a cap on its total output."""
+
+    def __init__(self, raw: BinaryIO, path: Path):
+        self.raw, self.path, self.produced = raw, path, 0
+        self.xz = lzma.LZMADecompressor(memlimit=XZ_MEMORY_LIMIT)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = b""
+        while not data and not self.xz.eof:
+            chunk = self.raw.read(1 << 16) if self.xz.needs_input else b""
+            if self.xz.needs_input and not chunk:
+                raise EOFError("compressed data ends before the end-of-stream marker (truncated?)")
+            data = self.xz.decompress(chunk, max_length=len(buffer))
+        self.produced += len(data)
+        if self.produced > MAX_ARCHIVE_BYTES:
+            raise DataError(str(self.path), f"decompresses to more than {MAX_ARCHIVE_BYTES:,} bytes: not the HAPT archive")
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _verify_archive(path: Path) -> None:
@@ -49,32 +102,32 @@ def _verify_archive(path: Path) -> None:
 
 
 def _parse_matrix(data: bytes, source: str, columns: int) -> np.ndarray:
-    """Whitespace-separated floats, `columns` per line; on any defect find and name the bad line."""
+    """Whitespace-separated numbers, `columns` per line, finite as float32; any defect names its line."""
+    lines = data.decode("utf-8", "replace").splitlines()
     try:
-        values = np.array(data.split(), dtype=np.float32)
-        if values.size % columns == 0 and values.size // columns == data.count(b"\n") + (not data.endswith(b"\n")):
-            matrix = values.reshape(-1, columns)
-            if np.isfinite(matrix).all():
-                return matrix
+        matrix = np.array(data.split(), dtype=np.float64).reshape(len(lines), columns)
     except ValueError:
-        pass
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        _find_bad_field(lines, source, columns)
+        raise DataError(source, "unreadable matrix") from None
+    fields = [f"column {c + 1}" for c in range(columns)]
+    return finite_float32(matrix, source, fields, np.arange(1, len(lines) + 1))[0]
+
+
+def _find_bad_field(lines: list[str], source: str, columns: int) -> None:
+    for number, line in enumerate(lines, start=1):
         fields = line.split()
         if len(fields) != columns:
             raise DataError(source, f"{len(fields)} fields, expected {columns}", line=number)
         for col, text in enumerate(fields):
             try:
-                value = float(text)
+                float(text)
             except ValueError:
                 raise DataError(source, f"'{text}' is not a number", line=number, field=f"column {col + 1}") from None
-            if not np.isfinite(value):
-                raise DataError(source, f"value {text} is not finite", line=number, field=f"column {col + 1}")
-    raise DataError(source, "unreadable matrix")
 
 
 def _parse_activity_names(data: bytes, source: str) -> dict[int, str]:
     names = {}
-    for number, line in enumerate(data.decode().splitlines(), start=1):
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.recording import UNLABELLED, DataError, LoadReport, Recording
+from train.data.recording import UNLABELLED, DataError, LoadReport, Recording, dataset_files, finite_float32
 
 SAMPLE_RATE_HZ = 100.0
 N_COLUMNS = 54
@@ -68,9 +68,11 @@ def load_pamap2_file(path: str | Path) -> tuple[Recording, LoadReport]:
         raise DataError(source, "empty file")
     times, activities = table[:, 0], table[:, 1]
     for col, name in ((0, "timestamp"), (1, "activityID")):
-        if np.isnan(table[:, col]).any():
-            line = int(np.argmax(np.isnan(table[:, col]))) + 1
-            raise DataError(source, f"{name} is NaN", line=line, field=name)
+        bad = ~np.isfinite(table[:, col]) | ((col == 1) & (table[:, col] != np.round(table[:, col])))
+        if bad.any():
+            line = int(np.argmax(bad)) + 1
+            raise DataError(source, f"{table[line - 1, col]:g} is not a finite {'whole number' if col else 'number'}",
+                            line=line, field=name)
     if (np.diff(times) <= 0).any():
         line = int(np.argmax(np.diff(times) <= 0)) + 2
         raise DataError(source, "timestamp is not after the previous one", line=line, field="timestamp")
@@ -81,7 +83,8 @@ def load_pamap2_file(path: str | Path) -> tuple[Recording, LoadReport]:
             raise DataError(source, f"unknown activity id {activity_id}", line=line, field="activityID")
         if activity_id:
             labels[activities == activity_id] = LABEL_NAMES.index(ACTIVITIES[activity_id])
-    samples = table[:, COLUMNS]
+    fields = [f"column {c + 1}" for c in COLUMNS]
+    samples, _ = finite_float32(table[:, COLUMNS], source, fields, np.arange(1, len(lines) + 1), allow_nan=True)
     for c in range(samples.shape[1]):
         _fill_short_gaps(samples[:, c], report, source)
     report.rows_read = len(lines)
@@ -92,7 +95,7 @@ def load_pamap2_file(path: str | Path) -> tuple[Recording, LoadReport]:
         sample_rate_hz=SAMPLE_RATE_HZ,
         channels=tuple(CHANNELS),
         units=tuple(UNITS),
-        samples=samples.astype(np.float32),
+        samples=samples,
         labels=labels,
         label_names=LABEL_NAMES,
     )
@@ -109,12 +112,8 @@ def _is_float(text: str) -> bool:
 
 def load_pamap2(path: str | Path) -> tuple[list[Recording], LoadReport]:
     """A .dat file or a folder of them (PAMAP2's Protocol/ folder)."""
-    path = Path(path)
-    files = sorted(path.glob("*.dat")) if path.is_dir() else [path]
-    if not files:
-        raise DataError(str(path), "no .dat files: empty dataset")
     recordings, report = [], LoadReport()
-    for file in files:
+    for file in dataset_files(Path(path), "*.dat", "pamap2"):
         recording, rep = load_pamap2_file(file)
         recordings.append(recording)
         report.merge(rep)

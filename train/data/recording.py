@@ -3,22 +3,24 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 UNLABELLED = -1  # label id of a sample that belongs to no activity
+NOT_FINITE = "not finite as float32 (inf, NaN or beyond +-3.4e38)"
+
+
+def where(source: str, line: int | None = None, field: str | None = None) -> str:
+    """`file, line N, field 'F'`: how every data message points at the problem."""
+    return source + (f", line {line}" if line is not None else "") + (f", field '{field}'" if field is not None else "")
 
 
 class DataError(ValueError):
     """Bad input data. The message names the file, line and field so the user can fix it."""
 
     def __init__(self, source: str, message: str, line: int | None = None, field: str | None = None):
-        where = source
-        if line is not None:
-            where += f", line {line}"
-        if field is not None:
-            where += f", field '{field}'"
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where(source, line, field)}: {message}")
         self.source, self.line, self.field = source, line, field
 
 
@@ -56,6 +58,7 @@ class LoadReport:
     rows_skipped: Counter = field(default_factory=Counter)  # reason -> count
     examples: list[str] = field(default_factory=list)  # first few "file, line N: why"
     notes: list[str] = field(default_factory=list)  # e.g. sample-rate jitter per file
+    warnings: list[str] = field(default_factory=list)  # likely mistakes in the data that did not stop loading
 
     def skip(self, reason: str, where: str, count: int = 1) -> None:
         self.rows_skipped[reason] += count
@@ -67,6 +70,7 @@ class LoadReport:
         self.rows_skipped.update(other.rows_skipped)
         self.examples.extend(other.examples[: max(0, 10 - len(self.examples))])
         self.notes.extend(other.notes)
+        self.warnings.extend(other.warnings)
 
 
 def label_ids(names: list[str], label_names: list[str]) -> np.ndarray:
@@ -82,3 +86,49 @@ def label_ids(names: list[str], label_names: list[str]) -> np.ndarray:
             label_names.append(name)
         out[i] = index[name]
     return out
+
+
+def finite_float32(
+    values: np.ndarray,
+    source: str,
+    fields: list[str],
+    lines: np.ndarray,
+    report: LoadReport | None = None,
+    allow_nan: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`values` (rows x fields) as float32, keeping only rows whose every value is finite *as float32*,
+    and the mask of rows kept.
+
+    Loaders parse text as float64 and store float32: 1e39 or `inf` would pass a float64 check and then
+    poison normalisation, so every loader checks here, after the cast. NaN marks a missing value where a
+    format has them (`allow_nan`). A bad row is refused naming file, line and field or, given a `report`,
+    skipped and counted there."""
+    with np.errstate(over="ignore"):  # the overflow is what this finds
+        cast = np.asarray(values, dtype=np.float64).astype(np.float32)
+    bad = np.isinf(cast) if allow_nan else ~np.isfinite(cast)
+    keep = ~bad.any(axis=1)
+    if keep.all():
+        return cast, keep
+    row = int(np.argmin(keep))
+    column = int(np.argmax(bad[row]))
+    if report is None:
+        value = np.asarray(values, dtype=np.float64)[row, column]
+        raise DataError(source, f"value {value:g} is {NOT_FINITE}", line=int(lines[row]), field=fields[column])
+    report.skip(f"value {NOT_FINITE}", where(source, int(lines[row]), fields[column]), count=int((~keep).sum()))
+    return cast[keep], keep
+
+
+def dataset_files(path: Path, pattern: str | None, fmt: str) -> list[Path]:
+    """The files a format reads: `path` itself when it is a regular file, or those matching `pattern` under
+    a folder (`pattern` None: the format reads one file). Anything else (a folder where one file is expected,
+    a device, a pipe) is refused before any read, since it might never end."""
+    if path.is_dir():
+        if pattern is None:
+            raise DataError(str(path), f"is a folder; --format {fmt} reads one file")
+        files = sorted(p for p in path.glob(pattern) if p.is_file())
+        if not files:
+            raise DataError(str(path), f"no {pattern.split('*')[-1]} files: empty dataset for --format {fmt}")
+        return files
+    if not path.is_file():
+        raise DataError(str(path), f"is not a regular file or folder; --format {fmt} reads files")
+    return [path]

@@ -14,10 +14,19 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-def split_subjects(subjects: list[str], config: DataConfig) -> dict[str, list[str]]:
-    """Assign whole subjects to splits: explicit lists first, the rest chosen with the seed."""
+def subject_order(subject: str) -> tuple[int, str]:
+    """Numbers in numeric order ("2" before "10"), names alphabetically."""
+    return len(subject), subject
+
+
+def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] | None = None) -> dict[str, list[str]]:
+    """Assign whole subjects to splits: explicit lists first, the rest chosen with the seed.
+
+    `subjects` are those with windows; `recorded` (default: the same) those in the files, so that a named
+    subject whose windows were all dropped is told apart from a typo."""
+    everyone = sorted({str(s) for s in subjects}, key=subject_order)
+    _check_named(config, set(everyone), recorded or set(everyone))
     rng = np.random.default_rng(config.seed)
-    everyone = sorted(set(subjects), key=lambda s: (len(s), s))
     test = config.test_subjects
     if test is None:
         test = list(hapt.UCI_HAR_TEST_SUBJECTS) if config.format == "hapt" else _pick(everyone, 0.2, rng)
@@ -25,20 +34,44 @@ def split_subjects(subjects: list[str], config: DataConfig) -> dict[str, list[st
     validation = config.validation_subjects
     if validation is None:
         validation = list(hapt.VALIDATION_SUBJECTS) if config.format == "hapt" else _pick(rest, 0.15, rng)
-    train = [s for s in rest if s not in validation]
-    splits = {"train": train, "validation": [s for s in validation if s in everyone], "test": [s for s in test if s in everyone]}
-    for a in SPLITS:
-        for b in SPLITS:
-            assert a == b or not set(splits[a]) & set(splits[b]), f"subjects in both {a} and {b}"
+    splits = {
+        "train": [s for s in rest if s not in validation],
+        "validation": [s for s in everyone if s in validation and s not in test],
+        "test": [s for s in everyone if s in test],
+    }
     for name in SPLITS:
         if not splits[name]:
-            raise DataError("dataset", f"the {name} split has no subjects (subjects found: {everyone})")
+            raise DataError(_source(config), f"the {name} split has no subjects (subjects with windows: {' '.join(everyone)}); "
+                            "choose them with --test-subjects / --validation-subjects")
     return splits
+
+
+def _check_named(config: DataConfig, with_windows: set[str], recorded: set[str]) -> None:
+    """Subjects named in the config must exist, have windows, and be in one split only."""
+    named = {"test_subjects": config.test_subjects or [], "validation_subjects": config.validation_subjects or []}
+    for key, subjects in named.items():
+        option = f"{key} (--{key.replace('_', '-')})"
+        unknown = [s for s in subjects if s not in recorded]
+        if unknown:
+            raise DataError(_source(config), f"{option} names {' '.join(unknown)}, not among the subjects found: "
+                            f"{' '.join(sorted(recorded, key=subject_order))}")
+        empty = [s for s in subjects if s not in with_windows]
+        if empty:
+            raise DataError(_source(config), f"{option} names {' '.join(empty)}, whose windows were all dropped "
+                            "(see `har data summary`)")
+    both = [s for s in named["test_subjects"] if s in named["validation_subjects"]]
+    if both:
+        raise DataError(_source(config), f"subject {' '.join(both)} is in both test_subjects and validation_subjects "
+                        "(--test-subjects, --validation-subjects); a subject belongs to one split")
+
+
+def _source(config: DataConfig) -> str:
+    return str(config.path or hapt.EMBEDDED_HAPT)
 
 
 def _pick(subjects: list[str], fraction: float, rng: np.random.Generator) -> list[str]:
     n = max(1, round(fraction * len(subjects)))
-    return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=lambda s: (len(s), s))
+    return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=subject_order)
 
 
 def class_mapping(config: DataConfig, recordings: list[Recording], regression: bool = False) -> tuple[dict, list[str]]:
@@ -52,6 +85,6 @@ def class_mapping(config: DataConfig, recordings: list[Recording], regression: b
         sources = found
     for name in sources:
         if name not in found and not regression:
-            raise DataError(str(config.path or hapt.EMBEDDED_HAPT), f"class '{name}' not in the labels found: {found}")
+            raise DataError(_source(config), f"class '{name}' (--classes) not in the labels found: {found}")
     mapping = {s: config.rename.get(s, s) for s in sources}
     return mapping, list(dict.fromkeys(mapping.values()))

@@ -7,6 +7,7 @@ from dataclasses import asdict
 import numpy as np
 
 from train.data.hapt import EMBEDDED_HAPT
+from train.data.split import subject_order
 
 
 def summarise(config, recordings, report, rates, drops, splits, assignment, contract) -> dict:
@@ -16,7 +17,7 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
         entry = {"windows": len(split), "subjects": assignment[name]}
         if contract.task == "classification":
             entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(np.bincount(split.y, minlength=len(classes)))}
-        entry["per_subject"] = dict(sorted(Counter(split.subjects.tolist()).items(), key=lambda kv: (len(kv[0]), kv[0])))
+        entry["per_subject"] = dict(sorted(Counter(split.subjects.tolist()).items(), key=lambda kv: subject_order(kv[0])))
         per_split[name] = entry
     return {
         "data": str(config.path or EMBEDDED_HAPT),
@@ -27,6 +28,7 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
         "rows_skipped": dict(report.rows_skipped),
         "skip_examples": report.examples,
         "notes": report.notes,
+        "warnings": report.warnings,
         "sample_rates_hz": rates,
         "window": contract.window,
         "stride": contract.stride,
@@ -45,6 +47,7 @@ def format_summary(summary: dict) -> str:
         f"window {summary['window']} samples, stride {summary['stride']}",
     ]
     out += [f"note: {n}" for n in summary["notes"][:20]]
+    out += [f"warning: {w}" for w in summary["warnings"]]
     skipped = summary["rows_skipped"]
     out.append("rows skipped: " + (", ".join(f"{v:,} {k}" for k, v in skipped.items()) if skipped else "none"))
     out += [f"  e.g. {e}" for e in summary["skip_examples"][:5]]

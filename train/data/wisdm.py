@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.recording import DataError, LoadReport, Recording, label_ids
+from train.data.recording import DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids
 
 SAMPLE_RATE_HZ = 20.0
 CHANNELS = ("acc_x", "acc_y", "acc_z")
@@ -31,10 +31,12 @@ def _records(text: str, source: str, report: LoadReport):
 
 
 def load_wisdm(path: str | Path) -> tuple[list[Recording], LoadReport]:
+    """One Recording per user and continuous stretch of timestamps."""
     path = Path(path)
-    source = str(path)
+    source = str(dataset_files(path, None, "wisdm")[0])
     report = LoadReport()
-    streams: dict[str, list] = {}
+    records = []  # (line, user, t_ms, activity), values
+    values = []
     for number, fields in _records(path.read_text(encoding="utf-8", errors="replace"), source, report):
         where = f"{source}, line {number}"
         if len(fields) != 6:
@@ -46,14 +48,20 @@ def load_wisdm(path: str | Path) -> tuple[list[Recording], LoadReport]:
         except ValueError:
             report.skip("missing or non-numeric value", where)
             continue
-        if not all(math.isfinite(v) for v in (t_ns, x, y, z)) or not user or not activity:
-            report.skip("missing or non-finite value", where)
+        if not math.isfinite(t_ns) or not user or not activity:
+            report.skip("missing user, activity or timestamp", where)
             continue
         if t_ns <= 0:
             report.skip("zero timestamp", where)
             continue
-        streams.setdefault(user, []).append((t_ns / 1e6, (x, y, z), activity))
-        report.rows_read += 1
+        records.append((number, user, t_ns / 1e6, activity))
+        values.append((x, y, z))
+    lines = np.array([r[0] for r in records], dtype=np.int64)
+    samples, keep = finite_float32(np.reshape(values, (-1, 3)), source, list(CHANNELS), lines, report)
+    streams: dict[str, list] = {}
+    for (_, user, t_ms, activity), xyz in zip((r for r, k in zip(records, keep) if k), samples):
+        streams.setdefault(user, []).append((t_ms, xyz, activity))
+    report.rows_read = len(samples)
     if not streams:
         raise DataError(source, "no valid records: empty dataset")
 
