@@ -8,28 +8,17 @@ exit status 2; --verbose brings back TensorFlow's own logging.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 EPILOG = "Run `har COMMAND --help` for the options of each stage."
 
 
-def cmd_record(args: argparse.Namespace) -> int:
-    from train.record import run
-
-    if not args.protocol and not args.labels:
-        raise ValueError("give --labels walk,sit,... (keys 1-9 choose them) or --protocol FILE")
-    summary = run(args.port, args.baud, args.out, args.subject, args.columns.split(","), args.units.split(","),
-                  args.protocol, args.labels.split(",") if args.labels else None)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
 def _register_record(stages) -> None:
-    from train.record import DEFAULT_COLUMNS, DEFAULT_UNITS
+    """`har record` is the device-side recorder (device_runtime/record.py) under the toolchain's command."""
+    from device_runtime import record
 
-    record = stages.add_parser(
+    parser = stages.add_parser(
         "record",
         help="record labelled sensor data over serial to the CSV format",
         description="Record a sensor that prints `timestamp_ms,ax,ay,az,gx,gy,gz` lines (the sensor_streamer.ino "
@@ -38,22 +27,12 @@ def _register_record(stages) -> None:
         "q: stop), or a --protocol file times them. Rows are flushed as they arrive: Ctrl-C, a crash or an "
         "unplugged cable loses nothing (the port is reopened with backoff). Broken lines are counted and skipped.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="protocol file: one step per line, LABEL SECONDS, '-' for unlabelled, e.g.\n  walk 60 s\n  - 5 s\n  sit 30 s\n\n"
-        "examples:\n  har record --port /dev/ttyACM0 --out data/me/walk1.csv --subject me --labels walk,sit,stand\n"
+        epilog="protocol file: one step per line, LABEL SECONDS, '-' for unlabelled, e.g.\n  walk 60 s\n  - 5 s\n"
+        "  sit 30 s\n\nexamples:\n  har record --port /dev/ttyACM0 --out data/me/walk1.csv --subject me --labels walk,sit\n"
         "  har record --port /dev/ttyACM0 --out data/me/p1.csv --subject me --protocol protocol.txt",
     )
-    record.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
-    record.add_argument("--baud", type=int, default=115200, help="default 115200")
-    record.add_argument("--out", required=True, help="the CSV to write (never overwritten)")
-    record.add_argument("--subject", required=True, help="who is recorded (the subject column)")
-    record.add_argument("--labels", help="comma-separated activity names for keys 1-9")
-    record.add_argument("--protocol", help="a timed protocol file instead of keys")
-    record.add_argument("--columns", default=",".join(DEFAULT_COLUMNS), help="names of the fields of each line "
-                        f"(default {','.join(DEFAULT_COLUMNS)})")
-    record.add_argument("--units", default=",".join(DEFAULT_UNITS), help="units of the channels, in order "
-                        f"(default {','.join(DEFAULT_UNITS)})")
-    record.set_defaults(func=cmd_record)
-
+    record.add_arguments(parser)
+    parser.set_defaults(func=record.run_from_args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,11 @@
+"""Shared fixtures, and the two test tiers.
+
+`pytest -m "not slow"` is the fast tier: no TensorFlow, no training, seconds. Modules whose tests all need
+TensorFlow say `pytestmark = pytest.mark.slow` and are then not even imported by the fast tier; the run
+fails if anything imported TensorFlow anyway. `make test` runs both tiers.
+"""
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -6,7 +13,34 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_HAPT = REPO.parent / "shared" / "datasets" / "uci-hapt"
+TINY_MODEL = REPO / "tests" / "fixtures" / "tiny_int8.tflite"  # made by tests/fixtures/make_tiny_model.py
 sys.path.insert(0, str(REPO))
+
+
+def _fast_tier(config) -> bool:
+    return "not slow" in (config.getoption("markexpr") or "")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The fast tier skips whole-slow modules without importing them (their imports load TensorFlow)."""
+    if _fast_tier(config) and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return "\npytestmark = pytest.mark.slow\n" in collection_path.read_text()
+    return None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _fast_tier(session.config) and "tensorflow" in sys.modules:
+        print("\nthe fast tier imported TensorFlow: mark the test that needs it @pytest.mark.slow", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 4 KB int8 CNN with a real HAPT contract (79% on the test subjects), copied so tests may write
+    beside it. For tests that need some valid model, not a good one: no training, no TensorFlow."""
+    path = tmp_path_factory.mktemp("tiny") / "model.tflite"
+    shutil.copyfile(TINY_MODEL, path)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -26,17 +60,21 @@ def hapt_prepared(hapt_loaded):
 
 
 @pytest.fixture(scope="session")
-def int8_model(tmp_path_factory):
-    """A short real training of the default CNN (2 epochs) converted to a validated int8 .tflite:
-    (run folder, model path, conversion report)."""
-    from convert.pipeline import convert_run
+def trained_run(tmp_path_factory) -> Path:
+    """The one short real training of the default CNN (2 epochs) that the slow tests share."""
     from train.fit import RunConfig, train_run
 
-    root = tmp_path_factory.mktemp("int8_model")
     config = {"train": {"epochs": 2, "warmup_epochs": 0}}
-    run = train_run(RunConfig.from_dict(config), "cnn", root / "runs")
-    out = root / "model.tflite"
-    return run, out, convert_run(run, out)
+    return train_run(RunConfig.from_dict(config), "cnn", tmp_path_factory.mktemp("trained") / "runs")
+
+
+@pytest.fixture(scope="session")
+def int8_model(trained_run, tmp_path_factory):
+    """That run converted to a validated int8 .tflite: (run folder, model path, conversion report)."""
+    from convert.pipeline import convert_run
+
+    out = tmp_path_factory.mktemp("int8_model") / "model.tflite"
+    return trained_run, out, convert_run(trained_run, out)
 
 
 def write(path: Path, text: str) -> Path:
