@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG ?= configs/default.toml
 RUN := runs/default
-SOURCES := $(wildcard train/*.py convert/*.py device_runtime/*.py) data/uci-hapt.tar.xz
+SOURCES := $(wildcard train/*.py train/data/*.py convert/*.py device_runtime/*.py) data/uci-hapt.tar.xz
 
-.PHONY: test bench summary clean
+.PHONY: test test-fast bench summary clean
 .DELETE_ON_ERROR:
 
 $(INSTALLED): pyproject.toml
@@ -25,8 +25,12 @@ model.tflite: $(INSTALLED) $(CONFIG) $(SOURCES)
 summary: $(INSTALLED)
 	$(BIN)/har data summary --config $(CONFIG)
 
+# Everything (what CI runs). `make test-fast`: the tier without TensorFlow or training, in seconds.
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(INSTALLED)
 	$(BIN)/har bench
