@@ -138,7 +138,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     results["runtime"] = bench_runtime(default_model, runs)
     results["invoke_us"] = bench_invoke(default_model)
     from train.data.dataset import DataConfig
-    from train.evaluate_stream import evaluate_stream
+    from train.evaluate_tflite import evaluate_stream
 
     stream = evaluate_stream(default_model, DataConfig(), runs / "stream")
     results["stream"] = {"default": stream["default"], "sweep": stream["sweep"], "recordings": stream["recordings"]}

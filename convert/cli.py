@@ -7,13 +7,12 @@ from pathlib import Path
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from convert.pipeline import convert_run, report_path
-    from convert.quantize import ConversionError
+    from convert.pipeline import convert_run
+    from convert.publish import ConversionError, report_path
 
     try:
-        report = convert_run(
-            args.run, args.out, args.mode, args.target, args.representative, args.max_drop, per_channel=args.per_channel
-        )
+        report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop,
+                             per_channel=args.per_channel, checkpoint=args.checkpoint)
     except ConversionError as error:
         print(f"har convert: {error}", file=sys.stderr)
         return 1
@@ -38,11 +37,15 @@ def register(stages) -> None:
         "representative training windows (stratified by class and subject; never validation or test windows). "
         "The preprocessing contract, with the int8 scale and zero point, is embedded in the model's metadata and "
         "written beside it as MODEL.contract.json. The model is then scored on the test subjects as float, with "
-        "LiteRT and with TensorFlow Lite Micro on the host, and MODEL.report.json / .md are written. Conversion "
-        "fails (exit 1, no model written) when the int8 accuracy drops more than --max-drop points, or when a "
-        "microcontroller target gets a model TFLM cannot run.",
+        "LiteRT and with TensorFlow Lite Micro on the host, and MODEL.report.json / .md are written; all files of "
+        "one conversion are replaced together, and a second conversion to the same --out is refused while one "
+        "runs. Conversion fails (exit 1, no model written, an existing one kept, the report written as "
+        "MODEL.rejected.report.json / .md) when the int8 accuracy drops more than --max-drop points, or when a "
+        "microcontroller target gets a model TFLM cannot run. Bad inputs end with exit 2.",
     )
     convert.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
+    convert.add_argument("--checkpoint", choices=["final", "best"], default="final",
+                         help="final: model.keras (default); best: checkpoints/best.keras, the best validation epoch")
     convert.add_argument("--out", default="model.tflite", help="the .tflite to write (default model.tflite)")
     convert.add_argument("--mode", choices=["int8", "float32", "float16", "dynamic"], default="int8",
                          help="int8: full integer (default); float16 and dynamic-range only for --target pi")

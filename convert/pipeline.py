@@ -1,83 +1,113 @@
 """`har convert RUN`: a trained run -> MODEL.tflite, MODEL.contract.json, MODEL.report.json and .md.
 
-Order of work: export graph, representative windows (training subjects only), conversion, contract with
-the int8 scale/zero-point embedded, validation on the test subjects (LiteRT and TFLM), guardrails, then
-the files, each written atomically and the model last, so make never sees a half-finished result.
+Order of work: inputs checked (paths made absolute, the run and its model file, the output's lock) before
+TensorFlow is imported; then the export graph, representative windows (training subjects only),
+conversion, the contract with the int8 scale/zero-point and the data the model was tested on embedded,
+validation of the staged bytes on the test subjects (LiteRT and TFLM), guardrails, and publication of all
+files as one unit (convert/publish.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 
-from convert.flatbuffer import embed_contract, ops_of
-from convert.quantize import (
-    ConversionError, check_microcontroller_ready, convert_model, export_model, load_run,
-    quantization_of, representative_windows,
+from convert.publish import (
+    ConversionError, output_path, publish, publish_rejected, report_path, staging,
 )
 from convert.validate import markdown, validate
+from device_runtime.contract import Contract, sidecar_path
 from device_runtime.files import atomic_write
-from device_runtime.contract import sidecar_path
-from train.data.dataset import prepare
-from train.evaluate import resolve_run
-from train.models import count_macs
+from train.data.dataset import Prepared, prepare
+from train.metrics import subject_order
+from train.run import load, resolve
+from train.run_config import RunConfig
 
-
-def report_path(model_path: Path, suffix: str) -> Path:
-    return model_path.with_name(model_path.stem + f".report.{suffix}")
+MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
 
 
 def convert_run(
-    run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu",
-    representative: int = 300, max_drop: float = 1.0, seed: int = 0, per_channel: bool = False,
+    run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu", representative: int = 300,
+    max_drop: float = 1.0, seed: int = 0, per_channel: bool = False, checkpoint: str = "final",
 ) -> dict:
-    run, out = resolve_run(run), Path(out)
-    if target not in ("mcu", "pi"):
-        raise ConversionError(f"target must be 'mcu' or 'pi', not '{target}'")
+    """Convert, validate and publish; raises ConversionError (nothing published) if the model falls short."""
+    if mode not in MODES or target not in TARGETS:
+        raise ValueError(f"--mode must be one of {list(MODES)} and --target one of {list(TARGETS)}")
+    if not isinstance(representative, int) or representative < 1:
+        raise ValueError(f"--representative {representative}: give a whole number of windows >= 1")
+    out, run = output_path(out), resolve(run)
+    with staging(out) as folder:
+        config, contract, trained = load(run, checkpoint)
+        if contract.task != "classification":
+            raise ValueError(f"{run}: conversion validates classifiers; regression models are not supported yet")
+        prepared = prepare(config.data, contract)
+        staged = folder / out.name
+        report = _convert_and_validate(config, contract, trained, prepared, staged,
+                                       dict(mode=mode, target=target, representative=representative, seed=seed,
+                                            per_channel=per_channel))
+        report.update(model=out.name, run=str(run), checkpoint=checkpoint, max_drop_points=max_drop)
+        report["passed"] = report["accuracy_drop_points"] <= max_drop and (target != "mcu" or "tflm" in report)
+        atomic_write(report_path(staged, "json"), json.dumps(report, indent=2))
+        atomic_write(report_path(staged, "md"), markdown(report))
+        if not report["passed"]:
+            raise ConversionError(_failure(report, out, publish_rejected(folder, out)))
+        publish(folder, out)
+    return report
+
+
+def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepared: Prepared, staged: Path,
+                          options: dict) -> dict:
+    """Write the model and its contract to `staged` and return the validation report. TensorFlow is
+    imported here, once every input has been checked."""
+    from convert.flatbuffer import embed_contract, ops_of
+    from convert.quantize import (
+        check_microcontroller_ready, convert_model, export_model, quantization_of, representative_windows,
+    )
+    from train.models import count_macs
+
+    mode, target = options["mode"], options["target"]
     if target == "mcu":
         check_microcontroller_ready(mode, [])
-    config, contract, trained = load_run(run)
-    if contract.task != "classification":
-        raise ConversionError("conversion validates classifiers; regression models are not supported yet")
-    prepared = prepare(config.data, contract)
     train, test = prepared.splits["train"], prepared.splits["test"]
-    calibration = representative_windows(train, representative, seed)
+    calibration = representative_windows(train, options["representative"], options["seed"])
     exported = export_model(config, contract, trained)
-
-    converted = convert_model(exported, mode, calibration if mode == "int8" else None, per_channel)
+    converted = convert_model(exported, mode, calibration if mode == "int8" else None, options["per_channel"])
     ops = ops_of(converted)
     if target == "mcu":
         check_microcontroller_ready(mode, ops)
-    contract = contract.with_quantization(quantization_of(converted))
+    contract = dataclasses.replace(contract, quantization=quantization_of(converted),
+                                   extra={**contract.extra, "data": tested_on(config, prepared)})
     final = embed_contract(converted, contract.to_dict())
     float32 = converted if mode == "float32" else convert_model(exported, "float32", None)
     float32_size = len(embed_contract(float32, contract.to_dict() | {"quantization": None}))  # as shipped
-
-    # Validate the exact bytes that will ship: write them to a temporary path first.
-    staging = out.with_name(f".{out.name}.validating")
-    atomic_write(staging, final)
-    try:
-        report = validate(final, staging, exported, test.x, test.y, contract, contract.quantization, on_tflm=mode in ("int8", "float32"))
-    finally:
-        staging.unlink(missing_ok=True)
+    atomic_write(staged, final)
+    atomic_write(sidecar_path(staged), contract.to_json())
+    report = validate(staged, exported, test.x, test.y, contract, on_tflm=mode in ("int8", "float32"))
     report.update(
-        model=out.name, run=str(run), mode=mode, target=target, ops=ops, size_bytes=len(final),
-        float32_size_bytes=float32_size, size_ratio=float32_size / len(final), macs=count_macs(trained),
-        params=int(trained.count_params()), max_drop_points=max_drop,
-        test_subjects=sorted(set(test.subjects.tolist()), key=lambda s: (len(s), s)),
-        representative={"windows": len(calibration), "subjects": sorted(set(train.subjects.tolist()), key=lambda s: (len(s), s))},
+        mode=mode, target=target, ops=ops, size_bytes=len(final), float32_size_bytes=float32_size,
+        size_ratio=float32_size / len(final), macs=count_macs(trained), params=int(trained.count_params()),
+        test_subjects=subject_order(test.subjects.tolist()),
+        representative={"windows": len(calibration), "subjects": subject_order(train.subjects.tolist())},
         quantization=contract.quantization,
-        weight_quantization=("per-channel" if per_channel else "per-tensor") if mode == "int8" else None,
+        weight_quantization=("per-channel" if options["per_channel"] else "per-tensor") if mode == "int8" else None,
     )
-    report["passed"] = report["accuracy_drop_points"] <= max_drop and (target != "mcu" or "tflm" in report)
-    atomic_write(report_path(out, "json"), json.dumps(report, indent=2))
-    atomic_write(report_path(out, "md"), markdown(report))
-    if target == "mcu" and "tflm" not in report:
-        raise ConversionError(f"TensorFlow Lite Micro could not run the model: {report['tflm_run'].get('error')}")
-    if report["accuracy_drop_points"] > max_drop:
-        raise ConversionError(
-            f"{mode} accuracy is {report['accuracy_drop_points']:.2f} points below float (limit {max_drop:g}); "
-            f"{out} not written. See {report_path(out, 'md')}; try more --representative windows or --mode float32"
-        )
-    atomic_write(sidecar_path(out), contract.to_json())
-    atomic_write(out, final)
     return report
+
+
+def tested_on(config: RunConfig, prepared: Prepared) -> dict:
+    """The data options that reproduce the model's test split, for `har evaluate MODEL.tflite` without
+    retyping them (window and stride are the contract's own). None as path: the embedded HAPT."""
+    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k not in ("window", "stride")}
+    data["path"] = os.path.abspath(data["path"]) if data["path"] else None
+    for split in ("test", "validation"):
+        data[f"{split}_subjects"] = prepared.summary["splits"][split]["subjects"]
+    return data
+
+
+def _failure(report: dict, out: Path, rejected_report: Path) -> str:
+    where = f"{out.name} not written (an existing one is left as it was); see {rejected_report}"
+    if report["target"] == "mcu" and "tflm" not in report:
+        return f"TensorFlow Lite Micro could not run the model: {report['tflm_run'].get('error')}; {where}"
+    return (f"{report['mode']} accuracy is {report['accuracy_drop_points']:.2f} points below float (limit "
+            f"{report['max_drop_points']:g}); {where}. Try more --representative windows or --mode float32")

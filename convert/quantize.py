@@ -6,31 +6,20 @@ float32: dynamic-range and float16 models are refused by TensorFlow Lite Micro a
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
 from convert.flatbuffer import strip_names
+from convert.publish import ConversionError
 from device_runtime.contract import Contract
-from train.fit import RunConfig
 from train.models import build_model, keras
+from train.run_config import RunConfig
 from train.data.windows import Windows
 
 MODES = ("int8", "float32", "float16", "dynamic")
 MCU_MODES = ("int8", "float32")
-
-
-class ConversionError(RuntimeError):
-    """The model cannot be converted as asked; the message says what to do instead."""
-
-
-def load_run(run: Path) -> tuple[RunConfig, Contract, keras.Model]:
-    config = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
-    contract = Contract.read(run / "contract.json")
-    return config, contract, keras.models.load_model(run / "model.keras")
 
 
 def export_model(config: RunConfig, contract: Contract, trained: keras.Model) -> keras.Model:

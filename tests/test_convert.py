@@ -11,6 +11,8 @@ from device_runtime.model_file import ModelError
 from train.fit import RunConfig, train_run
 from train.data.windows import Windows
 
+pytestmark = pytest.mark.slow
+
 
 def short_run(runs, family="cnn", epochs=2):
     config = {"model": {"family": family}, "train": {"epochs": epochs, "warmup_epochs": 0}}
@@ -58,8 +60,10 @@ def test_contract_round_trips_through_the_model(converted):
     run, out, report = converted
     embedded = contract_from_model(out.read_bytes()).to_dict()
     trained = json.loads((run / "contract.json").read_text())
-    assert {k: v for k, v in embedded.items() if k != "quantization"} == {k: v for k, v in trained.items() if k != "quantization"}
+    mine = ("quantization", "extra")  # added by the converter
+    assert {k: v for k, v in embedded.items() if k not in mine} == {k: v for k, v in trained.items() if k not in mine}
     assert embedded["quantization"] == report["quantization"]
+    assert embedded["extra"]["data"]["test_subjects"] == report["test_subjects"]
     assert embedded["quantization"]["input_scale"] > 0
     assert load_contract(out).to_dict() == json.loads(sidecar_path(out).read_text())
 
@@ -106,23 +110,27 @@ def test_accuracy_threshold_stops_the_conversion(converted, tmp_path):
     out = tmp_path / "strict.tflite"
     with pytest.raises(ConversionError, match="points below float"):
         convert_run(run, out, max_drop=-5.0)
-    assert not out.exists()
-    assert json.loads(out.with_name("strict.report.json").read_text())["passed"] is False
+    assert not out.exists() and not out.with_name("strict.report.json").exists()
+    assert json.loads(out.with_name("strict.rejected.report.json").read_text())["passed"] is False
 
 
 def test_calibration_on_wrong_data_collapses_int8_accuracy(converted):
     """Why the representative set must be real training windows: calibrate on small noise, measure."""
-    from convert.quantize import convert_model, export_model, load_run, quantization_of
-    from convert.validate import model_input, run_litert, scores_from_output
+    from convert.flatbuffer import embed_contract
+    from convert.quantize import convert_model, export_model, quantization_of
+    from device_runtime.interpreter import Classifier
     from train.data.dataset import prepare
+    from train.evaluate_tflite import model_input
+    from train.run import load
 
     run = converted[0]
-    config, contract, trained = load_run(run)
+    config, contract, trained = load(run)
     test = prepare(config.data, contract).splits["test"]
     noise = np.random.default_rng(0).normal(0, 0.05, (100, 128, 6)).astype(np.float32)
     model = convert_model(export_model(config, contract, trained), "int8", noise)
-    q = quantization_of(model)
-    accuracy = (scores_from_output(run_litert(model, model_input(test.x, q)), q).argmax(1) == test.y).mean()
+    contract = contract.with_quantization(quantization_of(model))
+    scores = Classifier(embed_contract(model, contract.to_dict()), contract).predict(model_input(test.x, contract.quantization))
+    accuracy = (scores.argmax(1) == test.y).mean()
     assert accuracy < converted[2]["int8"]["accuracy"] - 0.2
 
 

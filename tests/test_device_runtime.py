@@ -204,7 +204,8 @@ def hapt_test_recording(samples=3000):
 
 def reference_classes(model_path, contract, rows, predictions):
     """The training pipeline's own classes for the windows the runtime reported (matched by timestamps)."""
-    from convert.validate import model_input, run_litert
+    from device_runtime.interpreter import Classifier
+    from train.evaluate_tflite import model_input
     c = contract
     times = rows[:, 0]
     windows = []
@@ -212,7 +213,7 @@ def reference_classes(model_path, contract, rows, predictions):
         idx = np.flatnonzero((times >= p["start_ms"]) & (times <= p["t_ms"]))
         assert len(idx) == contract.window, p
         windows.append(rows[idx, 1:])
-    raw = run_litert(model_path.read_bytes(), model_input(c.normalise(np.array(windows)), contract.quantization))
+    raw = Classifier(model_path, contract).predict(model_input(c.normalise(np.array(windows)), contract.quantization))
     return [contract.class_names[k] for k in raw.argmax(axis=1)]
 
 

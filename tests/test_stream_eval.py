@@ -44,9 +44,10 @@ def test_stream_report_over_two_recordings_never_counts_the_join():
     assert report["event_f1"]["a"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "true_events": 2, "predicted_events": 4}
 
 
+@pytest.mark.slow
 def test_evaluate_stream_on_the_hapt_test_subjects(int8_model, tmp_path):
     from train.data.dataset import DataConfig
-    from train.evaluate_stream import evaluate_stream
+    from train.evaluate_tflite import evaluate_stream
 
     report = evaluate_stream(int8_model[1], DataConfig(), tmp_path)
     assert report["recordings"] == 19

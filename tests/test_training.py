@@ -12,6 +12,8 @@ from conftest import REPO, write
 
 from train.fit import RunConfig, TrainConfig, class_weight_map, train_run
 
+pytestmark = pytest.mark.slow
+
 SHORT = {"train": {"epochs": 2, "checkpoint": "every", "warmup_epochs": 0}}
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from train.cli_options import add_data_options, config_from_args, data_config_from_args
 
+DATA_OPTIONS = ("data", "format", "config", "window", "stride", "classes", "test_subjects", "validation_subjects",
+                "resample_hz", "skip_bad_rows")
+
 
 def cmd_data_summary(args: argparse.Namespace) -> int:
     import time
@@ -45,12 +48,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.task == "classification" and config["data"].get("target_column"):
         raise ValueError("a target column trains a regression model: pass --task regression")
 
-    from train.evaluate import evaluate_run
-    from train.fit import RunConfig, train_run
+    from train.run import check_folder, run_folder
+    from train.run_config import RunConfig
 
     run_config = RunConfig.from_dict(config)
     name = args.name or f"{run_config.family}-seed{run_config.train.seed}"
-    run = train_run(run_config, name, Path(args.runs), overwrite=args.overwrite)
+    # A bad --name or --runs, or a folder training must not touch, is refused before TensorFlow loads.
+    check_folder(run_folder(args.runs, name), run_config.to_dict(), args.overwrite)
+
+    from train.evaluate import evaluate_run
+    from train.fit import train_run
+
+    run = train_run(run_config, name, args.runs, overwrite=args.overwrite)
     metrics = evaluate_run(run)
     print(f"\n{run}: " + _headline(metrics))
     print(f"report: {run / 'evaluation' / 'report.md'}; TensorBoard: tensorboard --logdir {run / 'logs'}")
@@ -64,27 +73,44 @@ def _headline(metrics: dict) -> str:
     return line + (f", {metrics['params']:,} parameters" if metrics.get("params") else "")
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from train.evaluate import evaluate_run, evaluate_tflite
+def data_overrides(args: argparse.Namespace) -> dict:
+    """The [data] settings given (config file and options) to override what a .tflite's contract stores."""
+    overrides = config_from_args(args)["data"]
+    if args.data and args.format is None and not args.config:
+        overrides.pop("format", None)  # not chosen by the user: the model's own format stays
+    return overrides
 
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.run.endswith(".tflite"):
-        out = Path(args.out or Path(args.run).with_suffix("").name + "_evaluation")
-        metrics = evaluate_tflite(args.run, data_config_from_args(args), out)
+        from train.evaluate_tflite import data_config_for, evaluate_tflite
+
+        if args.checkpoint != "final":
+            raise ValueError("--checkpoint chooses a run's Keras model; a .tflite is one model already")
+        out = Path(args.out or Path(args.run).with_suffix("").name + "_evaluation").absolute()
+        metrics = evaluate_tflite(args.run, data_config_for(args.run, data_overrides(args)), out)
     else:
-        metrics = evaluate_run(args.run)
-        out = Path(args.run) / "evaluation"
+        from train.evaluate import evaluate_run, evaluation_folder
+        from train.run import resolve
+
+        given = [k for k in DATA_OPTIONS if getattr(args, k) not in (None, False)] + (["out"] if args.out else [])
+        if given:
+            raise ValueError(f"--{given[0].replace('_', '-')}: a run is evaluated on its own data into "
+                             "RUN/evaluation/; --out and the data options are for a .tflite")
+        metrics = evaluate_run(args.run, args.checkpoint)
+        out = evaluation_folder(resolve(args.run), args.checkpoint)
     print(Path(args.run).name + ": " + _headline(metrics))
     print((out / "report.md").read_text())
     return 0
 
 
 def cmd_evaluate_stream(args: argparse.Namespace) -> int:
-    from train.evaluate_stream import evaluate_stream
+    from train.evaluate_tflite import data_config_for, evaluate_stream, seconds
 
-    report = evaluate_stream(args.model, data_config_from_args(args), args.out)
+    report = evaluate_stream(args.model, data_config_for(args.model, data_overrides(args)), args.out)
     d = report["default"]
     print(f"{args.model}, {d['smoothing']}: accuracy {100 * d['accuracy']:.2f}%, {d['flips_per_minute']:.2f} flips/min, "
-          f"median delay {d['delay_ms_median'] / 1000:.2f} s, event macro-F1 {d['event_macro_f1']:.3f}")
+          f"median delay {seconds(d['delay_ms_median'])}, event macro-F1 {d['event_macro_f1']:.3f}")
     print(f"report: {Path(args.out) / 'stream_report.md'}")
     return 0
 
@@ -149,11 +175,15 @@ def _add_evaluate(stages) -> None:
         help="score a run or a .tflite on the test subjects",
         description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix (JSON, PNG, text) "
         "on the test subjects, with a Markdown report: of a trained run (written to RUN/evaluation/), or of a "
-        ".tflite run with the device runtime's interpreter and its embedded contract (on the data options' "
-        "test subjects, the embedded HAPT by default).",
+        ".tflite run with the device runtime's interpreter and its embedded contract, on the data it was "
+        "tested on at conversion (source, classes, test subjects, window and stride stored in its contract); "
+        "data options given override that.",
     )
     evaluate.add_argument("run", help="a run folder (runs/NAME), its model.keras, or a .tflite")
     evaluate.add_argument("--out", help="for a .tflite: the report folder (default MODEL_evaluation/)")
+    evaluate.add_argument("--checkpoint", choices=["final", "best"], default="final",
+                          help="for a run: final (model.keras, default) or best (checkpoints/best.keras; "
+                          "reports in RUN/evaluation-best/)")
     add_data_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -168,7 +198,7 @@ def _add_evaluate_stream(stages) -> None:
         "then sweep the smoothing settings (majority vote length, EMA and hysteresis) and plot flips per "
         "minute against delay. Writes stream_report.json/.md, timeline.png and smoothing_sweep.png to --out.",
     )
-    stream.add_argument("model", help="the .tflite (with its embedded contract)")
+    stream.add_argument("model", help="the .tflite (with its embedded contract; its test data is the default)")
     stream.add_argument("--out", default="stream_eval", help="output folder (default stream_eval/)")
     add_data_options(stream)
     stream.set_defaults(func=cmd_evaluate_stream)

@@ -4,6 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def subject_order(subjects) -> list[str]:
+    """Distinct subject ids in natural order ("2" before "10"): the one ordering of every report and split."""
+    return sorted(set(subjects), key=lambda s: (len(s), s))
+
+
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Rows are true classes, columns predicted classes."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers  # noqa: E402
 
-FAMILIES = ("cnn", "mlp", "lstm", "convlstm")
+from train.run_config import FAMILIES  # noqa: E402
 
 # Hyperparameters of each family; [model] in the config file overrides any of them.
 DEFAULTS: dict[str, dict] = {
@@ -97,7 +97,10 @@ def build_model(
         raise ValueError(f"[model] unknown keys {sorted(unknown)} for {family}; known: {sorted(settings)}")
     settings.update(params or {})
     inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
-    outputs = globals()[family](inputs, n_outputs, head, **settings)
+    try:
+        outputs = globals()[family](inputs, n_outputs, head, **settings)
+    except (TypeError, ValueError) as error:  # e.g. filters = "wide" or a negative dropout from --set
+        raise ValueError(f"[model] {settings} does not build a {family}: {str(error)[:300]}") from None
     return keras.Model(inputs, outputs, name=family)
 
 

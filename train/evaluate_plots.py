@@ -1,0 +1,66 @@
+"""The streaming evaluation's figures as PNG bytes (written atomically by the caller): the timeline of true
+and predicted activities, and label flips against delay for every smoothing setting."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from train.stream_metrics import OTHER
+
+
+def _png(figure) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_timeline(streams, class_names: list[str], title: str, limit: int = 4) -> bytes:
+    """The first `limit` recordings, each (subject, times in ms, true classes, predicted classes)."""
+    shown = streams[:limit]
+    fig, axes = _pyplot().subplots(max(len(shown), 1), 1, figsize=(12, 1.9 * max(len(shown), 1)), squeeze=False)
+    for ax, (subject, times, truth, predicted) in zip(axes[:, 0], shown):
+        minutes = times / 60000.0
+        shown_truth = np.where(truth == OTHER, np.nan, truth)  # breaks the line where no class is true
+        ax.step(minutes, shown_truth, where="post", color="black", lw=2.5, alpha=0.35, label="true")
+        ax.step(minutes, predicted, where="post", color="tab:red", lw=1, label="predicted")
+        ax.set_yticks(range(len(class_names)), [n[:14] for n in class_names], fontsize=7)
+        ax.set_ylim(-0.5, len(class_names) - 0.5)
+        ax.set_ylabel(f"subject {subject}", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("minutes")
+    return _png(fig)
+
+
+def plot_sweep(rows: list[dict]) -> bytes:
+    """Flips per minute against median delay; settings without a measurable delay (no activity change in
+    the data) are left out."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    for row in rows:
+        if row["delay_ms_median"] is None:
+            continue
+        marker = "o" if row["smoothing"].startswith("vote") else "s"
+        point = (row["delay_ms_median"] / 1000, row["flips_per_minute"])
+        ax.scatter(*point, marker=marker)
+        ax.annotate(row["smoothing"], point, fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axhline(rows[0]["true_changes_per_minute"], color="gray", ls="--", lw=1, label="true changes per minute")
+    ax.set_xlabel("median delay after an activity change (s)")
+    ax.set_ylabel("label flips per minute")
+    ax.set_title("smoothing: steadier labels cost delay")
+    ax.legend(fontsize=8)
+    return _png(fig)

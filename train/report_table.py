@@ -1,0 +1,19 @@
+"""Markdown tables for the reports (evaluation, conversion, streaming): one writer instead of one per report."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def _cell(value: object) -> str:
+    """A cell's text on one line, with pipes escaped so a class name cannot break the table."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def markdown_table(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table (no trailing newline); cells are already formatted text or numbers."""
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"a table row has {len(row)} cells for {len(headers)} columns")
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,221 @@
+"""The run folder: the one writer and reader of runs/NAME for training, evaluation and conversion.
+
+`har train` creates a run folder with a marker file (MARKER) and counts it finished only once FINISHED,
+written last, exists: so --overwrite deletes nothing the toolchain did not make, and a run killed during its
+final save resumes instead of passing for finished. Keras models are read only in the .keras zip format
+with safe_mode (TensorFlow's HDF5 loader runs code stored in the file whatever safe_mode says) and written
+atomically. TensorFlow is imported only once a model file has passed those checks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from device_runtime.contract import Contract
+from device_runtime.files import atomic_write
+from device_runtime.model_file import read_small_text
+from train.run_config import RunConfig
+
+MARKER = ".har-run"  # written when `har train` creates the folder
+FINISHED = "training.json"  # written last: the run is finished
+CHECKPOINTS = {"final": "model.keras", "best": "checkpoints/best.keras"}
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
+ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
+MAX_KERAS_CONFIG = 16 << 20
+UNSAFE_LAYERS = ("Lambda",)  # layers that carry Python code
+T = TypeVar("T")
+
+
+class RunError(ValueError):
+    """A run folder or model file that cannot be used as asked; the message says what to do."""
+
+
+def run_folder(runs: str | Path, name: str) -> Path:
+    """RUNS/NAME as an absolute path, with NAME a plain folder name so the run stays inside RUNS."""
+    if not NAME.fullmatch(name):
+        raise RunError(f"--name {name!r}: a run name is one plain folder name (letters, digits and . _ + = -, "
+                       "starting with a letter or digit, at most 100 characters, no '/' or '..'); "
+                       "choose the parent folder with --runs")
+    runs = Path(os.path.abspath(runs))
+    if runs.exists() and not runs.is_dir():
+        raise RunError(f"--runs {runs}: exists and is not a folder; give the folder that holds the runs")
+    return runs / name
+
+
+def check_folder(run: Path, config: dict, overwrite: bool) -> str:
+    """What training `config` into `run` means (new, resume, restart, finished, another config), refusing
+    a folder that is not ours and, without `overwrite`, a run that training would replace."""
+    state = _state(run, config)
+    if state in ("finished", "another config") and not overwrite:
+        held = "a finished run" if state == "finished" else "an unfinished run with another config"
+        raise RunError(f"{run} holds {held}; choose another --name or pass --overwrite")
+    return state
+
+
+def prepare_folder(run: Path, config: dict, overwrite: bool, check_data: Callable[[], T]) -> tuple[T, bool]:
+    """Make `run` ready to train `config` into: (what check_data returned, whether training resumes).
+
+    The data is checked before anything is deleted, and only a folder carrying MARKER is ever deleted."""
+    state = check_folder(run, config, overwrite)
+    checked = check_data()
+    if state in ("finished", "another config", "restart"):
+        shutil.rmtree(run)
+    run.mkdir(parents=True, exist_ok=True)
+    if not (run / MARKER).exists():
+        atomic_write(run / MARKER, "made by `har train`; `har train --overwrite` may delete this folder\n")
+    return checked, state == "resume"
+
+
+def _state(run: Path, config: dict) -> str:
+    """new, resume, restart (ours, unfinished, nothing to resume from), finished or another config."""
+    if run.is_symlink() or (run.exists() and not run.is_dir()):
+        raise RunError(f"{run}: exists and is not a plain folder; choose another --name")
+    if not run.exists() or not any(run.iterdir()):
+        return "new"
+    if not (run / MARKER).is_file():
+        raise RunError(f"{run}: this folder was not made by `har train` (no {MARKER} file), so nothing is "
+                       "written into or deleted from it; choose another --name or --runs")
+    if is_finished(run):
+        return "finished"
+    try:
+        same = json.loads((run / "config.json").read_text()) == config
+    except (OSError, ValueError, RecursionError):
+        same = False
+    if not same:
+        return "another config"
+    return "resume" if any((run / "backup").glob("*")) else "restart"
+
+
+def is_finished(run: Path) -> bool:
+    return (run / FINISHED).is_file()
+
+
+def finish(run: Path, summary: dict) -> None:
+    """Mark the run finished (after model.keras is in place): FINISHED with the training summary."""
+    atomic_write(run / FINISHED, json.dumps(summary, indent=2))
+
+
+def training_summary(run: Path) -> dict:
+    """FINISHED's content: fit seconds, best epoch, epochs and which model is final."""
+    path = run / FINISHED
+    try:
+        summary = json.loads(read_small_text(path))
+    except (json.JSONDecodeError, RecursionError):
+        summary = None
+    kinds = {"fit_seconds": (int, float), "best_epoch": int, "epochs": int, "final_model": str}
+    if not isinstance(summary, dict) or not all(isinstance(summary.get(k), t) for k, t in kinds.items()):
+        raise RunError(f"{path}: damaged (expected {sorted(kinds)}); retrain the run")
+    return {k: summary[k] for k in kinds}
+
+
+def resolve(path: str | Path) -> Path:
+    """The absolute run folder of `path` (a run folder or its model.keras), checked to hold a finished run."""
+    path = Path(os.path.abspath(path))
+    run = path.parent if path.name == CHECKPOINTS["final"] else path
+    if not path.exists():
+        raise RunError(f"{path}: no such run folder or file; give runs/NAME (made by `har train`) or a .tflite")
+    if not run.is_dir():
+        raise RunError(f"{path}: not a run folder; give runs/NAME (made by `har train`), its model.keras, or a .tflite")
+    missing = [name for name in ("config.json", "contract.json") if not (run / name).is_file()]
+    if missing:
+        raise RunError(f"{run}: not a run folder, {' and '.join(missing)} missing; train one with `har train`")
+    if not is_finished(run):
+        raise RunError(f"{run}: training has not finished ({FINISHED} is missing); rerun the same `har train` "
+                       "command to resume it")
+    return run
+
+
+def read_config(run: Path) -> RunConfig:
+    """The run's config.json, validated: a damaged or crafted one is an error naming the file."""
+    path = run / "config.json"
+    try:
+        data = json.loads(read_small_text(path))
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise RunError(f"{path}: not valid JSON ({str(error)[:200]}); retrain the run") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(s, {}), dict) for s in ("data", "model", "train")):
+        raise RunError(f"{path}: a run config is a JSON object of [data], [model] and [train] tables; retrain the run")
+    try:
+        return RunConfig.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise RunError(f"{path}: {str(error)[:300]}") from None
+
+
+def load(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, object]:
+    """(config, contract, Keras model) of a finished run; `checkpoint` "final" (model.keras) or "best"."""
+    if checkpoint not in CHECKPOINTS:
+        raise RunError(f"--checkpoint {checkpoint!r}: choose one of {list(CHECKPOINTS)}")
+    config, contract = read_config(run), Contract.read(run / "contract.json")
+    model = load_keras(run / CHECKPOINTS[checkpoint])
+    expected = (contract.window, len(contract.channels))
+    if tuple(model.input_shape[1:]) != expected:
+        raise RunError(f"{run / CHECKPOINTS[checkpoint]}: takes {list(model.input_shape[1:])}, contract.json says "
+                       f"{list(expected)}; the model and its contract do not belong together (retrain the run)")
+    return config, contract, model
+
+
+def load_keras(path: Path):
+    """A Keras model from the .keras zip format only, with safe_mode and no Lambda layers."""
+    _check_keras_file(path)
+    from train.models import keras
+
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # whatever a damaged file raises inside Keras, the user gets one line
+        raise RunError(f"{path}: cannot load the Keras model ({type(error).__name__}: {str(error)[:300]}); "
+                       "retrain the run") from None
+
+
+def _check_keras_file(path: Path) -> None:
+    """Refuse, before Keras sees it, anything but a .keras zip whose config has no code-carrying layer."""
+    if not path.is_file():
+        raise RunError(f"{path}: missing or not a file; retrain the run")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(HDF5_MAGIC):
+        raise RunError(f"{path}: an HDF5 (legacy .h5) model; only the .keras zip format is loaded, because "
+                       "TensorFlow's HDF5 loader runs code stored in the file. Retrain the run")
+    if not head.startswith(ZIP_MAGIC):
+        raise RunError(f"{path}: not a Keras model in the .keras zip format (damaged?); retrain the run")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("config.json")
+            if info.file_size > MAX_KERAS_CONFIG:
+                raise RunError(f"{path}: its config.json is implausibly large ({info.file_size:,} bytes)")
+            config = json.loads(archive.read(info))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RecursionError) as error:
+        if isinstance(error, RunError):
+            raise
+        raise RunError(f"{path}: not a readable .keras model ({str(error)[:200]}); retrain the run") from None
+    unsafe = _layers_named(config, UNSAFE_LAYERS)
+    if unsafe:
+        raise RunError(f"{path}: holds {unsafe[0]} layers, which carry Python code; they are never loaded")
+
+
+def _layers_named(config: object, names: tuple[str, ...]) -> list[str]:
+    """class_name values from `names` anywhere in a Keras config (walked without recursion)."""
+    found, stack = [], [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") in names:
+                found.append(node["class_name"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def save_keras(model, path: Path) -> None:
+    """Save atomically: Keras writes in place, so it saves into a private folder beside `path` and the bytes
+    then replace `path` through atomic_write (fsync, rename, the umask's mode)."""
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        staged = Path(tmp) / path.name
+        model.save(staged)
+        atomic_write(path, staged.read_bytes())

@@ -1,0 +1,70 @@
+"""A run's resolved configuration ([data], [model], [train]), validated without importing TensorFlow, so a
+bad value or a crafted config.json is refused before any model is built."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from train.config import checked
+from train.data.dataset import DataConfig
+
+FAMILIES = ("cnn", "mlp", "lstm", "convlstm")
+
+
+@dataclass
+class TrainConfig:
+    """[train] in the config file. Defaults are the measured settings of the default CNN (BENCHMARKS.md)."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 2e-3  # Adam, cosine-decayed to zero over `epochs`
+    class_weights: str | dict = "balanced"  # "balanced", "none", or {class name: weight}
+    seed: int = 0
+    final_model: str = "last"  # "last": the weights at the end of the cosine schedule; "best": best validation epoch
+    patience: int = 0  # early stopping after this many epochs without a better validation score (0: off)...
+    warmup_epochs: int = 10  # ...never before this epoch (3 validation subjects make early epochs noisy)
+    augment_scale: float = 0.1  # random scaling of each window's motion (around its mean) by 1 +- this
+    augment_noise: float = 0.05  # Gaussian noise (in normalised units) added to training windows
+    checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
+    loss: str = "mse"  # regression only: "mse" or "mae"
+    output_activation: str = "linear"  # regression only: "linear" or "relu"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        config = cls(**checked(cls, data, "train"))
+        problems = _train_problems(config)
+        if problems:
+            raise ValueError("[train] " + "; ".join(problems))
+        return config
+
+
+def _train_problems(c: TrainConfig) -> list[str]:
+    """The [train] choices among names (types and ranges are checked by train/config.py's `checked`)."""
+    choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
+               "output_activation": ("linear", "relu")}
+    problems = [f"{key} must be one of {list(allowed)}, not {getattr(c, key)!r}"
+                for key, allowed in choices.items() if getattr(c, key) not in allowed]
+    weights = c.class_weights
+    if not (weights in ("balanced", "none") or isinstance(weights, dict) and all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights.values())):
+        problems.append("class_weights must be 'balanced', 'none' or a table of class name = weight >= 0")
+    return problems
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig
+    train: TrainConfig
+    family: str = "cnn"
+    model: dict = field(default_factory=dict)  # family hyperparameters, see train/models.py DEFAULTS
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "RunConfig":
+        model = dict(config.get("model", {}))
+        family = model.pop("family", "cnn")
+        if family not in FAMILIES:
+            raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
+        return cls(DataConfig.from_dict(config.get("data", {})), TrainConfig.from_dict(config.get("train", {})), family, model)
+
+    def to_dict(self) -> dict:
+        return {"data": asdict(self.data), "model": {"family": self.family, **self.model}, "train": asdict(self.train)}
