@@ -9,9 +9,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def markdown(results: dict) -> str:
-    data, training = results["data"], results["training"]
-    cnn = [r for r in training if r["family"] == "cnn"]
-    lines = [
+    lines = _header(results) + _models(results["training"]) + _runtime(results) + _stream(results["stream"])
+    return "\n".join(lines + _main_job() + _sections(results)) + "\n"
+
+
+def _header(results: dict) -> list[str]:
+    data = results["data"]
+    return [
         "# Benchmarks",
         "",
         f"Command: `{results['command']}`  ",
@@ -33,6 +37,12 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in data["windows"].items())
         + ".",
         "",
+    ]
+
+
+def _models(training: list[dict]) -> list[str]:
+    cnn = [r for r in training if r["family"] == "cnn"]
+    lines = [
         "## Models (test subjects; float = Keras, int8 = LiteRT reference kernels, TFLM = host build)",
         "",
         "| model | seed | float acc | float macro-F1 | int8 acc | int8 macro-F1 | TFLM acc | params | MACs "
@@ -60,8 +70,12 @@ def markdown(results: dict) -> str:
                 f"min {min(values):.4g}{unit}, max {max(values):.4g}{unit}.  "
             )
         lines.append(f"Ops of the default CNN: {', '.join(cnn[0]['ops'])}.")
+    return lines
+
+
+def _runtime(results: dict) -> list[str]:
     rt, invoke = results["runtime"], results["invoke_us"]
-    lines += [
+    return [
         "",
         "## Raspberry Pi runtime, measured on this host (default CNN seed 0, int8, one core)",
         "",
@@ -80,9 +94,11 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{k} {v:.1f} us" if v is not None else f"{k} failed" for k, v in invoke.items())
         + ". tflite-runtime 2.14 is not measured: it needs numpy<2 and cannot share this environment (STACK.md).",
     ]
-    stream = results["stream"]
+
+
+def _stream(stream: dict) -> list[str]:
     d = stream["default"]
-    lines += [
+    lines = [
         "",
         "## Streaming (what a user feels): default CNN seed 0 on whole test recordings",
         "",
@@ -100,15 +116,29 @@ def markdown(results: dict) -> str:
     for r in stream["sweep"]:
         lines.append(f"| {r['smoothing']} | {100 * r['accuracy']:.2f}% | {r['flips_per_minute']:.2f} | "
                      f"{r['delay_ms_median'] / 1000:.2f} s | {r['event_macro_f1']:.3f} |")
+    return lines
+
+
+def _main_job() -> list[str]:
     main_job = REPO / "bench" / "main_job.json"
-    if main_job.exists():
-        job = json.loads(main_job.read_text())
-        lines += [
-            "",
-            "## The main job on a fresh clone",
-            "",
-            f"`{job['command']}` (measured by `har bench --main-job`, {job['date']}, {job['machine']}): "
-            f"**{job['seconds'] / 60:.1f} min** including the virtual environment's install, exit status "
-            f"{job['returncode']}. " + " ".join(f"`{line}`" for line in job["summary"]),
-        ]
-    return "\n".join(lines) + "\n"
+    if not main_job.exists():
+        return []
+    job = json.loads(main_job.read_text())
+    return [
+        "",
+        "## The main job on a fresh clone",
+        "",
+        f"`{job['command']}` (measured by `har bench --main-job`, {job['date']}, {job['machine']}): "
+        f"**{job['seconds'] / 60:.1f} min** including the virtual environment's install, exit status "
+        f"{job['returncode']}. " + " ".join(f"`{line}`" for line in job["summary"]),
+    ]
+
+
+def _sections(results: dict) -> list[str]:
+    """Sections measured by other modules of bench/, each as its own Markdown."""
+    out = []
+    if results.get("mcu"):
+        from bench.mcu import markdown as mcu_markdown
+
+        out += ["", mcu_markdown(results["mcu"]).strip()]
+    return out
