@@ -99,7 +99,9 @@ def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, repo
                 if not math.isfinite(t):
                     raise DataError(source, f"timestamp {t} is not finite", line=line, field=TIME)
                 values = [_number(row[i], header, line, i, source) for i in header.channels]
-                target = math.nan if header.target is None else _number(row[header.target], header, line, header.target, source)
+                target = math.nan
+                if header.target is not None:
+                    target = _number(row[header.target], header, line, header.target, source)
             except DataError as error:
                 if not skip_bad_rows:
                     raise
@@ -129,7 +131,8 @@ def load_csv_file(
     rows = _read_rows(text, header, source, skip_bad_rows, report)
     columns = [header.fields[i] for i in header.channels] + ([target_column] if target_column else [])
     lines = np.array([r[0] for r in rows], dtype=np.int64)
-    table = np.array([r[3] + ([r[5]] if target_column else []) for r in rows], dtype=np.float64).reshape(len(rows), len(columns))
+    table = np.array([r[3] + ([r[5]] if target_column else []) for r in rows], dtype=np.float64)
+    table = table.reshape(len(rows), len(columns))
     table, keep = finite_float32(table, source, columns, lines, report if skip_bad_rows else None)
     rows = [r for r, k in zip(rows, keep) if k]
     report.rows_read += len(rows)
@@ -153,7 +156,8 @@ def _recording(items, table, header: Header, source, subject, resample_hz, repor
         bad = int(np.argmax(steps <= 0)) + 1
         raise DataError(
             source,
-            f"timestamp {times[bad]:g} ms is not after the previous one ({times[bad - 1]:g} ms); timestamps must increase",
+            f"timestamp {times[bad]:g} ms is not after the previous one ({times[bad - 1]:g} ms); "
+            "timestamps must increase",
             line=items[bad][0],
             field=TIME,
         )
@@ -162,7 +166,8 @@ def _recording(items, table, header: Header, source, subject, resample_hz, repor
     median_step = float(np.median(steps))
     rate = 1000.0 / median_step
     report.notes.append(
-        f"{source} (subject {subject}): {rate:.2f} Hz from timestamps, jitter {100 * float(np.std(steps) / median_step):.1f}%, "
+        f"{source} (subject {subject}): {rate:.2f} Hz from timestamps, "
+        f"jitter {100 * float(np.std(steps) / median_step):.1f}%, "
         f"largest gap {steps.max():g} ms"
     )
     channels = len(header.channels)

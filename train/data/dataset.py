@@ -123,7 +123,8 @@ def prepare(
             if getattr(contract, name) != getattr(fitted, name):
                 raise DataError(
                     str(config.path or EMBEDDED_HAPT),
-                    f"the model's contract has {name}={getattr(contract, name)}, the data gives {getattr(fitted, name)}",
+                    f"the model's contract has {name}={getattr(contract, name)}, "
+                    f"the data gives {getattr(fitted, name)}",
                 )
     for split in splits.values():
         split.x = contract.normalise(split.x)

@@ -85,7 +85,8 @@ class _BoundedXz(io.RawIOBase):
             data = self.xz.decompress(chunk, max_length=len(buffer))
         self.produced += len(data)
         if self.produced > MAX_ARCHIVE_BYTES:
-            raise DataError(str(self.path), f"decompresses to more than {MAX_ARCHIVE_BYTES:,} bytes: not the HAPT archive")
+            raise DataError(str(self.path), f"decompresses to more than {MAX_ARCHIVE_BYTES:,} bytes: "
+                            "not the HAPT archive")
         buffer[: len(data)] = data
         return len(data)
 

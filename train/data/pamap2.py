@@ -63,7 +63,8 @@ def load_pamap2_file(path: str | Path) -> tuple[Recording, LoadReport]:
             table[number - 1] = [float(f) for f in fields]
         except ValueError:
             bad = next(i for i, f in enumerate(fields) if not _is_float(f))
-            raise DataError(source, f"'{fields[bad]}' is not a number", line=number, field=f"column {bad + 1}") from None
+            message = f"'{fields[bad]}' is not a number"
+            raise DataError(source, message, line=number, field=f"column {bad + 1}") from None
     if not len(lines):
         raise DataError(source, "empty file")
     times, activities = table[:, 0], table[:, 1]

@@ -41,7 +41,8 @@ def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] |
     }
     for name in SPLITS:
         if not splits[name]:
-            raise DataError(_source(config), f"the {name} split has no subjects (subjects with windows: {' '.join(everyone)}); "
+            raise DataError(_source(config), f"the {name} split has no subjects "
+                            f"(subjects with windows: {' '.join(everyone)}); "
                             "choose them with --test-subjects / --validation-subjects")
     return splits
 

@@ -16,8 +16,10 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
     for name, split in splits.items():
         entry = {"windows": len(split), "subjects": assignment[name]}
         if contract.task == "classification":
-            entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(np.bincount(split.y, minlength=len(classes)))}
-        entry["per_subject"] = dict(sorted(Counter(split.subjects.tolist()).items(), key=lambda kv: subject_order(kv[0])))
+            counts = np.bincount(split.y, minlength=len(classes))
+            entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(counts)}
+        per_subject = Counter(split.subjects.tolist())
+        entry["per_subject"] = {s: per_subject[s] for s in sorted(per_subject, key=subject_order)}
         per_split[name] = entry
     return {
         "data": str(config.path or EMBEDDED_HAPT),

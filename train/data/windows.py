@@ -55,7 +55,6 @@ def cut_windows(
     """
     xs, ys, subjects, drops = [], [], [], Counter()
     channels = recordings[0].channels if recordings else ()
-    k = len(class_names)
     for rec in recordings:
         if rec.channels != channels:
             raise DataError(rec.source, f"channels {list(rec.channels)} differ from {list(channels)} of the others")
@@ -67,32 +66,13 @@ def cut_windows(
         missing = np.r_[0, np.cumsum(np.isnan(rec.samples).any(axis=1))]
         has_missing = missing[starts + window] - missing[starts] > 0
         if regression:
-            if rec.targets is None:
-                raise DataError(rec.source, "regression needs a numeric target column")
-            cum = np.r_[0.0, np.cumsum(rec.targets, dtype=np.float64)]
-            y = ((cum[starts + window] - cum[starts]) / window).astype(np.float32)
-            keep = ~has_missing
-            drops["missing values (NaN gap)"] += int(has_missing.sum())
+            y, reasons = _regression_targets(rec, starts, window), []
         else:
-            # Buckets: selected classes 0..k-1, k = an activity not selected, k+1 = unlabelled.
-            mapped = class_map(rec.label_names, classes or {n: n for n in class_names}, class_names)
-            bucket = np.where(rec.labels == UNLABELLED, k + 1, np.where(mapped[rec.labels] < 0, k, mapped[rec.labels]))
-            onehot = np.zeros((t + 1, k + 2), dtype=np.int32)
-            onehot[np.arange(1, t + 1), bucket] = 1
-            counts = np.cumsum(onehot, axis=0)
-            counts = counts[starts + window] - counts[starts]
-            y = counts[:, : k + 1].argmax(axis=1)
-            purity = counts[np.arange(len(starts)), y] / window
-            reasons = [
-                (has_missing, "missing values (NaN gap)"),
-                (~np.bool_(allow_unlabelled) & (counts[:, k + 1] > 0), "unlabelled samples in the window"),
-                (y == k, "activity not among the selected classes"),
-                (purity < min_purity, f"mixed activities (purity below {min_purity:g})"),
-            ]
-            keep = np.ones(len(starts), bool)
-            for mask, reason in reasons:
-                drops[reason] += int((keep & mask).sum())
-                keep &= ~mask
+            y, reasons = _majority_classes(rec, starts, window, classes, class_names, min_purity, allow_unlabelled)
+        keep = np.ones(len(starts), bool)
+        for mask, reason in [(has_missing, "missing values (NaN gap)")] + reasons:
+            drops[reason] += int((keep & mask).sum())
+            keep &= ~mask
         view = np.lib.stride_tricks.sliding_window_view(rec.samples, window, axis=0)  # (n, C, window)
         xs.append(np.ascontiguousarray(view[starts[keep]].transpose(0, 2, 1)))
         ys.append(y[keep])
@@ -105,3 +85,30 @@ def cut_windows(
     y_dtype = np.float32 if regression else np.int64
     drops = Counter({reason: n for reason, n in drops.items() if n})
     return Windows(np.concatenate(xs), np.concatenate(ys).astype(y_dtype), np.concatenate(subjects)), drops
+
+
+def _regression_targets(rec: Recording, starts: np.ndarray, window: int) -> np.ndarray:
+    """Each window's mean target."""
+    if rec.targets is None:
+        raise DataError(rec.source, "regression needs a numeric target column")
+    cum = np.r_[0.0, np.cumsum(rec.targets, dtype=np.float64)]
+    return ((cum[starts + window] - cum[starts]) / window).astype(np.float32)
+
+
+def _majority_classes(rec, starts, window, classes, class_names, min_purity, allow_unlabelled):
+    """Each window's majority class, and the (mask, reason) pairs of windows to drop."""
+    # Buckets: selected classes 0..k-1, k = an activity not selected, k+1 = unlabelled.
+    k, t = len(class_names), len(rec.samples)
+    mapped = class_map(rec.label_names, classes or {n: n for n in class_names}, class_names)
+    bucket = np.where(rec.labels == UNLABELLED, k + 1, np.where(mapped[rec.labels] < 0, k, mapped[rec.labels]))
+    onehot = np.zeros((t + 1, k + 2), dtype=np.int32)
+    onehot[np.arange(1, t + 1), bucket] = 1
+    counts = np.cumsum(onehot, axis=0)
+    counts = counts[starts + window] - counts[starts]
+    y = counts[:, : k + 1].argmax(axis=1)
+    purity = counts[np.arange(len(starts)), y] / window
+    return y, [
+        (~np.bool_(allow_unlabelled) & (counts[:, k + 1] > 0), "unlabelled samples in the window"),
+        (y == k, "activity not among the selected classes"),
+        (purity < min_purity, f"mixed activities (purity below {min_purity:g})"),
+    ]

@@ -64,28 +64,32 @@ def load_wisdm(path: str | Path) -> tuple[list[Recording], LoadReport]:
     report.rows_read = len(samples)
     if not streams:
         raise DataError(source, "no valid records: empty dataset")
-
-    recordings = []
-    for user, rows in streams.items():
-        times = np.array([r[0] for r in rows])
-        cuts = np.flatnonzero((np.diff(times) <= 0) | (np.diff(times) > MAX_GAP_MS)) + 1
-        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
-            if end - start < 2:
-                report.skip("isolated record between timestamp jumps", f"{source}, user {user}")
-                continue
-            label_names: list[str] = []
-            labels = label_ids([r[2] for r in rows[start:end]], label_names)
-            recordings.append(
-                Recording(
-                    source=f"{source} (user {user}, records {start + 1}-{end})",
-                    subject=user,
-                    sample_rate_hz=SAMPLE_RATE_HZ,
-                    channels=CHANNELS,
-                    units=UNITS,
-                    samples=np.array([r[1] for r in rows[start:end]], dtype=np.float32),
-                    labels=labels,
-                    label_names=tuple(label_names),
-                )
-            )
+    recordings = [rec for user, rows in streams.items() for rec in _continuous(rows, user, source, report)]
     report.notes.append(f"{source}: {len(recordings)} continuous streams from {len(streams)} users")
     return recordings, report
+
+
+def _continuous(rows: list, user: str, source: str, report: LoadReport) -> list[Recording]:
+    """One user's records cut where the timestamps jump back or leave a gap."""
+    times = np.array([r[0] for r in rows])
+    cuts = np.flatnonzero((np.diff(times) <= 0) | (np.diff(times) > MAX_GAP_MS)) + 1
+    recordings = []
+    for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+        if end - start < 2:
+            report.skip("isolated record between timestamp jumps", f"{source}, user {user}")
+            continue
+        label_names: list[str] = []
+        labels = label_ids([r[2] for r in rows[start:end]], label_names)
+        recordings.append(
+            Recording(
+                source=f"{source} (user {user}, records {start + 1}-{end})",
+                subject=user,
+                sample_rate_hz=SAMPLE_RATE_HZ,
+                channels=CHANNELS,
+                units=UNITS,
+                samples=np.array([r[1] for r in rows[start:end]], dtype=np.float32),
+                labels=labels,
+                label_names=tuple(label_names),
+            )
+        )
+    return recordings
