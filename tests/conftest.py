@@ -35,6 +35,20 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
+def hapt_test_raw(hapt_prepared):
+    """(raw windows, labels) of the HAPT test subjects in a model's channel units, given its contract."""
+    import numpy as np
+
+    def raw(contract):
+        test = hapt_prepared.splits["test"]
+        mean, std = hapt_prepared.contract.norm_mean, hapt_prepared.contract.norm_std
+        assert list(contract.channels) == list(hapt_prepared.contract.channels)
+        return test.x * np.float32(std) + np.float32(mean), test.y
+
+    return raw
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 4 KB int8 CNN with a real HAPT contract (79% on the test subjects), copied so tests may write
     beside it. For tests that need some valid model, not a good one: no training, no TensorFlow."""
