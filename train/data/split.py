@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-def subject_order(subject: str) -> tuple[int, str]:
+def subject_key(subject: str) -> tuple[int, str]:
     """Numbers in numeric order ("2" before "10"), names alphabetically."""
     return len(subject), subject
 
@@ -24,7 +24,7 @@ def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] |
 
     `subjects` are those with windows; `recorded` (default: the same) those in the files, so that a named
     subject whose windows were all dropped is told apart from a typo."""
-    everyone = sorted({str(s) for s in subjects}, key=subject_order)
+    everyone = sorted({str(s) for s in subjects}, key=subject_key)
     _check_named(config, set(everyone), recorded or set(everyone))
     rng = np.random.default_rng(config.seed)
     test = config.test_subjects
@@ -55,7 +55,7 @@ def _check_named(config: DataConfig, with_windows: set[str], recorded: set[str])
         unknown = [s for s in subjects if s not in recorded]
         if unknown:
             raise DataError(_source(config), f"{option} names {' '.join(unknown)}, not among the subjects found: "
-                            f"{' '.join(sorted(recorded, key=subject_order))}")
+                            f"{' '.join(sorted(recorded, key=subject_key))}")
         empty = [s for s in subjects if s not in with_windows]
         if empty:
             raise DataError(_source(config), f"{option} names {' '.join(empty)}, whose windows were all dropped "
@@ -72,7 +72,7 @@ def _source(config: DataConfig) -> str:
 
 def _pick(subjects: list[str], fraction: float, rng: np.random.Generator) -> list[str]:
     n = max(1, round(fraction * len(subjects)))
-    return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=subject_order)
+    return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=subject_key)
 
 
 def class_mapping(config: DataConfig, recordings: list[Recording], regression: bool = False) -> tuple[dict, list[str]]:

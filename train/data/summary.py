@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 
 from train.data.hapt import EMBEDDED_HAPT
-from train.data.split import subject_order
+from train.data.split import subject_key
 
 
 def summarise(config, recordings, report, rates, drops, splits, assignment, contract) -> dict:
@@ -19,7 +19,7 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
             counts = np.bincount(split.y, minlength=len(classes))
             entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(counts)}
         per_subject = Counter(split.subjects.tolist())
-        entry["per_subject"] = {s: per_subject[s] for s in sorted(per_subject, key=subject_order)}
+        entry["per_subject"] = {s: per_subject[s] for s in sorted(per_subject, key=subject_key)}
         per_split[name] = entry
     return {
         "data": str(config.path or EMBEDDED_HAPT),
