@@ -112,12 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def log(message: str) -> None:
-    """A message on stderr; one that cannot be written (stderr closed or full) is not worth stopping for."""
+def _stderr(text: str) -> None:
+    """A line on stderr; one that cannot be written (stderr closed or full) is not worth stopping for."""
+    if sys.stderr is None:  # started with stderr closed: print(file=None) would write to stdout
+        return
     try:
-        print(f"device_runtime: {message}", file=sys.stderr, flush=True)
+        print(text, file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
+
+
+def log(message: str) -> None:
+    _stderr(f"device_runtime: {message}")
 
 
 def _columns(args: argparse.Namespace, contract: Contract) -> ColumnMap:
@@ -133,6 +139,8 @@ def _lines(args: argparse.Namespace):
     if args.port:
         return serial_lines(args.port, args.baud, log)
     if args.stdin:
+        if sys.stdin is None:
+            raise ValueError("--stdin: standard input is closed")
         return stdin_lines()
     try:
         return file_lines(open(args.replay, "rb"))
@@ -188,8 +196,5 @@ def _finish(runtime: Runtime | None, code: int) -> int:
     except OutputError as error:
         log(f"error: {error}")
         code = 2
-    try:
-        print(json.dumps({"summary": runtime.summary()}), file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
+    _stderr(json.dumps({"summary": runtime.summary()}))
     return code

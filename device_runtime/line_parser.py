@@ -91,7 +91,13 @@ def header_columns(raw: bytes) -> list[str] | None:
             return None
         except ValueError:
             pass
-    return [f.split("[")[0].strip() for f in fields]
+    return [split_unit(f)[0] for f in fields]
+
+
+def split_unit(field: str) -> tuple[str, str]:
+    """`acc_x[g]` -> ("acc_x", "g"); a field without brackets has the unit ""."""
+    name, _, unit = field.partition("[")
+    return name.strip(), unit.removesuffix("]").strip()
 
 
 def header_map(raw: bytes, channels: list[str]) -> ColumnMap | None:

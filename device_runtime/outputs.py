@@ -39,6 +39,8 @@ class Outputs:
     """One JSON line per prediction to stdout and, if given, to a file."""
 
     def __init__(self, file=None, path: str = ""):
+        if sys.stdout is None:
+            raise OutputError("standard output is closed; predictions go there (and to --output)")
         self.file, self.path = file, path
 
     def write(self, line: str) -> None:

@@ -221,7 +221,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"har record: {why} before recording began", file=sys.stderr)
         return 0
     except (ValueError, OSError) as error:
-        message = str(error) if isinstance(error, ValueError) else f"{error.filename or ''}: {error.strerror or error}"
+        message = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else str(error)
         print(f"har record: error: {message}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))

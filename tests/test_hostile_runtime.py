@@ -261,6 +261,21 @@ def test_a_closed_stdout_ends_with_a_message(work, tmp_path, model_path):
     assert "Exception ignored" not in err
 
 
+@pytest.mark.parametrize("closed", [0, 1, 2], ids=["stdin", "stdout", "stderr"])
+def test_a_closed_standard_stream_is_refused_or_survived(work, tmp_path, model_path, closed):
+    replay = tmp_path / "in.csv"
+    replay.write_bytes(csv_bytes(rows()))
+    source = ["--stdin"] if closed == 0 else ["--replay", str(replay)]
+    streams = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = subprocess.run([sys.executable, "-m", "device_runtime", "--model", str(model_path), *source], cwd=work,
+                             preexec_fn=lambda: os.close(closed), timeout=60, **streams)
+    if closed == 2:  # nothing to say anything on: it classifies, and stdout holds only predictions
+        assert process.returncode == 0
+        assert len([json.loads(line) for line in process.stdout.decode().splitlines()]) == 1 + (ROWS - 128) // 64
+    else:
+        refused(process, "standard input" if closed == 0 else "standard output")
+
+
 # --- --realtime over gaps and odd clocks ----------------------------------------------------------------
 
 def test_realtime_does_not_wait_through_a_year_long_gap_or_a_huge_timestamp(in_process):
