@@ -21,7 +21,7 @@ from device_runtime.contract import Contract, sidecar_path
 from device_runtime.files import atomic_write
 from train.data.dataset import Prepared, prepare
 from train.metrics import subject_order
-from train.run import load, resolve
+from train.run import check, load, resolve
 from train.run_config import RunConfig
 
 MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
@@ -37,10 +37,11 @@ def convert_run(
     if not isinstance(representative, int) or representative < 1:
         raise ValueError(f"--representative {representative}: give a whole number of windows >= 1")
     out, run = output_path(out), resolve(run)
+    _, contract, _ = check(run, checkpoint)  # a damaged run is refused before the lock and TensorFlow
+    if contract.task != "classification":
+        raise ValueError(f"{run}: conversion validates classifiers; regression models are not supported yet")
     with staging(out) as folder:
         config, contract, trained = load(run, checkpoint)
-        if contract.task != "classification":
-            raise ValueError(f"{run}: conversion validates classifiers; regression models are not supported yet")
         prepared = prepare(config.data, contract)
         staged = folder / out.name
         report = _convert_and_validate(config, contract, trained, prepared, staged,

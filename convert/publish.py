@@ -30,11 +30,11 @@ class OutputBusy(ValueError):
 def output_path(out: str | Path) -> Path:
     """--out as an absolute path (the TFLM probe runs elsewhere), checked to be a .tflite file name."""
     path = Path(os.path.abspath(out))
+    if path.is_dir():
+        raise ValueError(f"--out {out}: is a folder; give a file name such as {Path(out) / 'model.tflite'}")
     if path.suffix != ".tflite":
         raise ValueError(f"--out {out}: the model's file name must end in .tflite (its contract and reports are "
                          "written beside it with the same stem)")
-    if path.is_dir():
-        raise ValueError(f"--out {out}: is a folder; give a file name such as {Path(out) / 'model.tflite'}")
     if path.parent.exists() and not path.parent.is_dir():
         raise ValueError(f"--out {out}: {path.parent} is not a folder")
     return path

@@ -52,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from train.run_config import RunConfig
 
     run_config = RunConfig.from_dict(config)
-    name = args.name or f"{run_config.family}-seed{run_config.train.seed}"
+    name = args.name if args.name is not None else f"{run_config.family}-seed{run_config.train.seed}"
     # A bad --name or --runs, or a folder training must not touch, is refused before TensorFlow loads.
     check_folder(run_folder(args.runs, name), run_config.to_dict(), args.overwrite)
 

@@ -21,6 +21,7 @@ from train.run import load, resolve, training_summary
 def evaluate_run(path: str | Path, checkpoint: str = "final") -> dict:
     """Metrics of a run's final (model.keras) or best (checkpoints/best.keras) model on its test subjects."""
     run = resolve(path)
+    training = training_summary(run)
     config, contract, model = load(run, checkpoint)  # imports TensorFlow once the files pass their checks
     from train.fit import score
     from train.models import count_macs
@@ -33,7 +34,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "final") -> dict:
         params=int(model.count_params()),
         macs=count_macs(model),
         test_subjects=subject_order(test.subjects.tolist()),
-        **training_summary(run),
+        **training,
     )
     write_reports(metrics, contract, evaluation_folder(run, checkpoint), f"{run.name}: test subjects")
     return metrics

@@ -147,16 +147,24 @@ def read_config(run: Path) -> RunConfig:
         raise RunError(f"{path}: {str(error)[:300]}") from None
 
 
-def load(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, object]:
-    """(config, contract, Keras model) of a finished run; `checkpoint` "final" (model.keras) or "best"."""
+def check(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, Path]:
+    """(config, contract, model file) of a finished run, every file checked without loading the model
+    (no TensorFlow); `checkpoint` "final" (model.keras) or "best" (checkpoints/best.keras)."""
     if checkpoint not in CHECKPOINTS:
         raise RunError(f"--checkpoint {checkpoint!r}: choose one of {list(CHECKPOINTS)}")
     config, contract = read_config(run), Contract.read(run / "contract.json")
-    model = load_keras(run / CHECKPOINTS[checkpoint])
+    _check_keras_file(run / CHECKPOINTS[checkpoint])
+    return config, contract, run / CHECKPOINTS[checkpoint]
+
+
+def load(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, object]:
+    """(config, contract, Keras model) of a finished run, checked as `check` does."""
+    config, contract, path = check(run, checkpoint)
+    model = load_keras(path)
     expected = (contract.window, len(contract.channels))
     if tuple(model.input_shape[1:]) != expected:
-        raise RunError(f"{run / CHECKPOINTS[checkpoint]}: takes {list(model.input_shape[1:])}, contract.json says "
-                       f"{list(expected)}; the model and its contract do not belong together (retrain the run)")
+        raise RunError(f"{path}: takes {list(model.input_shape[1:])}, contract.json says {list(expected)}; "
+                       "the model and its contract do not belong together (retrain the run)")
     return config, contract, model
 
 

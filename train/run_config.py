@@ -39,11 +39,14 @@ class TrainConfig:
 
 
 def _train_problems(c: TrainConfig) -> list[str]:
-    """The [train] choices among names (types and ranges are checked by train/config.py's `checked`)."""
+    """What train/config.py's `checked` (types, finite, not negative) leaves: lower bounds and choices."""
+    bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", c.batch_size >= 1, "at least 1"),
+              ("learning_rate", c.learning_rate > 0, "above 0"), ("augment_scale", c.augment_scale < 1, "below 1")]
     choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
                "output_activation": ("linear", "relu")}
-    problems = [f"{key} must be one of {list(allowed)}, not {getattr(c, key)!r}"
-                for key, allowed in choices.items() if getattr(c, key) not in allowed]
+    problems = [f"{key} = {getattr(c, key)!r}: must be {bound}" for key, ok, bound in bounds if not ok]
+    problems += [f"{key} must be one of {list(allowed)}, not {getattr(c, key)!r}"
+                 for key, allowed in choices.items() if getattr(c, key) not in allowed]
     weights = c.class_weights
     if not (weights in ("balanced", "none") or isinstance(weights, dict) and all(
             isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights.values())):

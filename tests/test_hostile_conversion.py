@@ -1,0 +1,169 @@
+"""Hostile inputs to conversion and .tflite evaluation (issue 14), by class: conversion outputs as one unit
+(lock, failed reports, bad --out), relative paths from another folder, the model's own settings, and the
+atomic Keras save. The cases that need a real run share one tiny session training (an MLP, 1 epoch) and its
+conversion, and are marked slow.
+"""
+import fcntl
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import TINY_MODEL
+from hostile_support import (  # noqa: F401 (har: a fixture)
+    CLASSES, TINY_RUN, copy_run, crafted_run, har, only_changes, zip_without_code,
+)
+
+from train.run_config import RunConfig
+
+
+@pytest.mark.slow
+def test_a_failed_save_leaves_the_previous_model_whole(trained, tmp_path):
+    from train.run import load_keras, save_keras
+
+    path = tmp_path / "model.keras"
+    shutil.copyfile(trained / "model.keras", path)
+    model, before = load_keras(path), path.read_bytes()
+
+    def dies_half_way(target, *args, **kwargs):
+        Path(target).write_bytes(b"PK\x03\x04 half")
+        raise KeyboardInterrupt  # as a kill would, mid-write
+
+    model.save = dies_half_way
+    with pytest.raises(KeyboardInterrupt):
+        save_keras(model, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+
+
+# --- conversion outputs (item 9) ------------------------------------------------------------------------
+
+def test_second_concurrent_conversion_to_one_output_is_refused(har, tmp_path):
+    run = crafted_run(tmp_path / "run", **{"model.keras": None})
+    zip_without_code(run / "model.keras")
+    lock = tmp_path / "cwd" / ".m.tflite.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with only_changes(tmp_path):
+            status, err = har("convert", run, "--out", "m.tflite")
+    assert status == 2 and "another `har convert`" in err and "--out" in err
+    assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == [".m.tflite.lock"]
+
+
+@pytest.mark.parametrize("out, message", [("folder", "is a folder"), ("m.txt", "must end in .tflite"),
+                                          ("run/model.keras", "must end in .tflite")])
+def test_bad_output_paths(har, tmp_path, out, message):
+    run = crafted_run(tmp_path / "cwd" / "run")
+    (tmp_path / "cwd" / "folder").mkdir()
+    with only_changes(tmp_path):
+        status, err = har("convert", run, "--out", out)
+    assert status == 2 and message in err
+
+
+def test_representative_must_be_positive(har, tmp_path):
+    run = crafted_run(tmp_path / "run")
+    with only_changes(tmp_path):
+        status, err = har("convert", run, "--out", "m.tflite", "--representative", "0")
+    assert status == 2 and "--representative" in err
+
+
+@pytest.mark.slow
+def test_failed_conversion_leaves_the_good_model_and_its_report(har, tmp_path, trained, converted):
+    out, run = tmp_path / "cwd" / "m.tflite", copy_run(trained, tmp_path)
+    for path in converted.parent.glob("m.*"):
+        shutil.copyfile(path, out.with_name(path.name))
+    good = {p.name: p.read_bytes() for p in out.parent.glob("m.*")}
+    with only_changes(tmp_path, "cwd/m.rejected.report.json", "cwd/m.rejected.report.md", "cwd/.m.tflite.lock"):
+        status, err = har("convert", run, "--out", "m.tflite", "--max-drop", "-100")
+    assert status == 1 and "m.tflite not written" in err and "m.rejected.report.md" in err
+    assert {p.name: p.read_bytes() for p in out.parent.glob("m.*") if "rejected" not in p.name} == good
+    assert json.loads(out.with_name("m.rejected.report.json").read_text())["passed"] is False
+
+
+def test_stream_evaluation_without_any_activity_change(har, tmp_path, tiny_model):
+    """Every recording holds one activity: no change to time; the report says n/a instead of crashing."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    header = "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],gyro_x[rad/s],gyro_y[rad/s],gyro_z[rad/s],activity,subject\n"
+    data = tmp_path / "cwd" / "data"
+    data.mkdir()
+    for i, subject in enumerate(["t1", "t2", "t3", "t4", "t5", "t6", "v1", "r1"]):
+        rows = rng.normal(0, 0.3, (300, 6))
+        lines = "".join(f"{20 * k}," + ",".join(f"{v:.4f}" for v in row) + f",{CLASSES[i % 6]},{subject}\n"
+                        for k, row in enumerate(rows))
+        (data / f"{subject}.csv").write_text(header + lines)
+    with only_changes(tmp_path, "cwd/stream"):
+        status, err = har("evaluate-stream", tiny_model, "--out", "stream", "--data", "data", "--format", "csv",
+                          "--classes", ",".join(CLASSES), "--test-subjects", "t1,t2,t3,t4,t5,t6")
+    assert status == 0, err
+    assert "median n/a" in (tmp_path / "cwd" / "stream" / "stream_report.md").read_text()
+
+
+# --- relative paths from any working directory (item 4) -------------------------------------------------
+
+@pytest.mark.slow
+def test_convert_with_relative_paths_from_another_folder(har, tmp_path, trained):
+    copy_run(trained, tmp_path, "cwd/runs/r")
+    with only_changes(tmp_path, "cwd/out"):
+        status, err = har("convert", "runs/r", "--out", "out/rel.tflite", "--max-drop", "100")
+    assert status == 0, err
+    written = sorted(p.name for p in (tmp_path / "cwd" / "out").iterdir())
+    assert written == [".rel.tflite.lock", "rel.contract.json", "rel.report.json", "rel.report.md", "rel.tflite"]
+    assert json.loads((tmp_path / "cwd" / "out" / "rel.report.json").read_text())["tflm_run"]["runs"]
+
+
+def test_evaluate_a_relative_tflite(har, tmp_path):
+    shutil.copyfile(TINY_MODEL, tmp_path / "cwd" / "tiny.tflite")
+    with only_changes(tmp_path, "cwd/tiny_evaluation"):
+        status, err = har("evaluate", "tiny.tflite")
+    assert status == 0, err
+    assert (tmp_path / "cwd" / "tiny_evaluation" / "report.md").exists()
+
+
+# --- the model carries its settings; checkpoints (item 11) ----------------------------------------------
+
+@pytest.mark.slow
+def test_evaluate_tflite_takes_its_test_subjects_from_the_contract(har, tmp_path, converted):
+    shutil.copyfile(converted, tmp_path / "cwd" / "m.tflite")
+    with only_changes(tmp_path, "cwd/m_evaluation"):
+        status, err = har("evaluate", "m.tflite")
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "cwd" / "m_evaluation" / "metrics.json").read_text())
+    assert metrics["test_subjects"] == ["2", "4", "9"]
+
+
+@pytest.mark.slow
+def test_evaluate_the_best_checkpoint(har, tmp_path, trained):
+    run = copy_run(trained, tmp_path)
+    with only_changes(tmp_path, "run/evaluation-best"):
+        status, err = har("evaluate", run, "--checkpoint", "best")
+    assert status == 0, err
+    assert "best checkpoint" in (run / "evaluation-best" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [(["--checkpoint", "latest"], "invalid choice"),
+                                           (["--test-subjects", "3"], "--test-subjects"),
+                                           (["--out", "x"], "--out")])
+def test_evaluate_run_options_that_do_not_apply(har, tmp_path, args, message):
+    run = crafted_run(tmp_path / "run")
+    with only_changes(tmp_path):
+        status, err = har("evaluate", run, *args)
+    assert status == 2 and message in err
+
+
+# --- the shared tiny run (slow) --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Path:
+    from train.fit import train_run
+
+    return train_run(RunConfig.from_dict(TINY_RUN), "tiny", tmp_path_factory.mktemp("hostile") / "runs")
+
+
+@pytest.fixture(scope="session")
+def converted(trained) -> Path:
+    from convert.pipeline import convert_run
+
+    out = trained.parent.parent / "converted" / "m.tflite"
+    convert_run(trained, out, max_drop=100)
+    return out
