@@ -37,7 +37,8 @@ def c_float(value: object, name: str, positive: bool = False) -> CToken:
     """The float32 nearest to `value` as a literal a C compiler reads back exactly; finite (and > 0) only."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise CValueError(f"{name} must be a number, not {type(value).__name__} {str(value)[:40]!r}")
-    single = np.float32(value)
+    with np.errstate(over="ignore"):
+        single = np.float32(value)
     if not math.isfinite(float(value)) or not np.isfinite(single):
         raise CValueError(f"{name} = {value!r} is not a finite float32")
     if positive and not single > 0:

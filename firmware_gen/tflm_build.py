@@ -30,7 +30,8 @@ KERNELS = {
     "SUB": "sub", "TANH": "tanh", "TRANSPOSE": "transpose", "UNPACK": "unpack",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "unidirectional_sequence_lstm",
 }
-ALWAYS_KERNELS = ["kernel_util", "micro_tensor_utils", "lstm_eval", "lstm_eval_common"]
+ALWAYS_KERNELS = ["kernel_util", "micro_tensor_utils"]
+KERNEL_EXTRAS = {"unidirectional_sequence_lstm": ["lstm_eval"]}
 FRAMEWORK_SKIP = ("_test", "/test", "mock", "fake", "/tools/", "/examples/", "/python/", "benchmark")
 
 
@@ -84,7 +85,8 @@ def third_party_sources(tflm: Path, ops: list[str], kernels: str) -> list[Path]:
     framework = [p for p in sorted(tree.glob("tensorflow/**/*.cc"))
                  if "/micro/kernels/" not in p.as_posix() and not any(s in p.as_posix() for s in FRAMEWORK_SKIP)]
     kernel_dir = tree / "tensorflow/lite/micro/kernels"
-    names = sorted({KERNELS[op] for op in ops} | set(ALWAYS_KERNELS))
+    names = {KERNELS[op] for op in ops}
+    names = sorted(names | set(ALWAYS_KERNELS) | {extra for name in names for extra in KERNEL_EXTRAS.get(name, [])})
     chosen = []
     for name in names:
         optimised = kernel_dir / "cmsis_nn" / f"{name}.cc"
@@ -127,7 +129,7 @@ def build(sources_dir: Path, app_sources: list[Path], build_dir: Path, target: T
     link = [target.tool(True), *target.flags(tflm), "-Wl,--gc-sections", *app, *third_party, "-o", exe]
     if target.name == "m4":
         startup = compile_objects([M4_DIR / "startup.c"], M4_DIR, build_dir / "obj", target, tflm)
-        link[2:2] = ["-T", M4_DIR / "mps2_an386.ld", "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", *startup]
+        link[2:2] = ["-T", M4_DIR / "mps2_an386.ld", "--specs=nano.specs", "--specs=rdimon.specs", *startup]
     run(link + ["-lm"])
     return exe
 

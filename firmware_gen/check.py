@@ -1,0 +1,176 @@
+"""`har firmware --check`: build what was generated and prove it computes what Python computes.
+
+Host (g++, reference kernels) and Cortex-M4 (CMSIS-NN, under QEMU) builds classify every test window of the
+model's data; their int8 scores are compared with the Python TFLM interpreter's. The generated main.cc,
+fed a whole test recording sample by sample, must print the class sequence of the Pi runtime's --replay.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from convert.flatbuffer import ops_of
+from convert.tflm_probe import run_tflm
+from device_runtime import preprocess
+from device_runtime.contract import Contract, load_contract
+from device_runtime.files import atomic_write
+from firmware_gen import tflm_build
+from firmware_gen.c_values import CToken
+from firmware_gen.generate import environment
+from firmware_gen.tflm_build import Target
+
+M4_CHECK = Target("m4", "cmsis-nn", "-Os")
+HOST = Target("host", "reference", "-O2")
+SCORES = re.compile(r"^scores ((?:-?\d+ ?)+) ticks (\d+)$")
+QEMU_SECONDS_PER_WINDOW = 2.0  # generous: a CMSIS-NN window is about 0.05 s of emulation, reference about 1 s
+
+
+def test_data(contract: Contract, data: str | None, data_format: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The model's test windows (int8, as the model takes them) and one whole test recording (raw samples).
+
+    The only place this package touches the training code: the split is the one training used."""
+    from train.data.dataset import DataConfig, load_recordings, prepare
+
+    config = DataConfig(path=data, format=data_format, window=contract.window, stride=contract.stride,
+                        min_purity=contract.min_purity, allow_unlabelled=contract.allow_unlabelled)
+    loaded = load_recordings(config)
+    test = prepare(config, contract, loaded).splits["test"]
+    q = contract.quantization
+    windows = preprocess.quantize(test.x, q["input_scale"], q["input_zero_point"])
+    subjects = set(test.subjects.tolist())
+    recording = next(r for r in loaded[0] if r.subject in subjects and not np.isnan(r.samples).any())
+    return windows, recording.samples.astype(np.float32), f"{recording.source} (subject {recording.subject})"
+
+
+def app_sources(out: Path, build: Path, prefix: str, kind: str) -> list[Path]:
+    """The generated library, plus main.cc ("main") or the check harness rendered into `build` ("check")."""
+    files = "" if prefix == "har" else f"{prefix}_"
+    library = [out / f"{files}model_data.cc", out / f"{prefix}_classifier.cc", out / f"{prefix}_stream.c"]
+    if kind == "main":
+        return library + [out / f"{files}main.cc"]
+    harness = build / "check_main.cc"
+    build.mkdir(parents=True, exist_ok=True)
+    values = {"prefix": CToken(prefix), "PREFIX": CToken(prefix.upper())}
+    harness.write_text(environment().get_template("check/check_main.cc.j2").render(values))
+    return library + [harness]
+
+
+def build_app(out: Path, prefix: str, target: Target, tflm: Path, ops: list[str], kind: str = "check") -> Path:
+    """Compile and link the app in out/build/KIND-TARGET/ (the third-party objects come from the cache)."""
+    build = out / "build" / f"{kind}-{target.name}-{target.kernels}{target.optimisation}"
+    defines = ("-DHAR_CHECK_M4",) if target.name == "m4" else ()
+    return tflm_build.build(out, app_sources(out, build, prefix, kind), build, target, tflm, ops, defines)
+
+
+def run_windows(exe: Path, target: Target, windows: np.ndarray) -> dict:
+    """Classify `windows` with the check harness: int8 scores, instructions per inference, arena used."""
+    atomic_write(exe.parent / "windows.bin", np.ascontiguousarray(windows, np.int8).tobytes())
+    if target.name == "m4":
+        text = tflm_build.run_m4(exe, exe.parent, timeout=60 + QEMU_SECONDS_PER_WINDOW * len(windows))
+    else:
+        text = tflm_build.run([exe], cwd=exe.parent)
+    scores, ticks, per_tick, arena_used = [], [], None, None
+    for line in text.splitlines():
+        if match := SCORES.match(line):
+            scores.append([int(v) for v in match.group(1).split()])
+            ticks.append(int(match.group(2)))
+        elif line.startswith("calibration "):
+            instructions, spent = map(int, line.split()[1:])
+            per_tick = instructions / spent if spent else None
+        elif line.startswith("arena_used "):
+            arena_used = int(line.split()[1])
+    if len(scores) != len(windows) or arena_used is None:
+        raise tflm_build.BuildError(f"{exe} classified {len(scores)} of {len(windows)} windows:\n{text[-2000:]}")
+    instructions = round(float(np.mean(ticks)) * round(per_tick)) if per_tick else None
+    return {"scores": np.array(scores), "instructions_per_inference": instructions, "arena_used_bytes": arena_used}
+
+
+def agreement(scores: np.ndarray, expected: np.ndarray) -> dict:
+    """How a C build's int8 scores compare with the Python TFLM interpreter's."""
+    diff = np.abs(scores.astype(np.int64) - expected.astype(np.int64))
+    same = scores.argmax(axis=1) == expected.argmax(axis=1)
+    return {"windows": int(len(scores)), "argmax_agreement": float(same.mean()), "max_lsb": int(diff.max(initial=0))}
+
+
+def stream_check(exe: Path, model: Path, samples: np.ndarray, rate_hz: float, contract: Contract) -> dict:
+    """The C main.cc and `python -m device_runtime --replay` on one whole recording: same classes?"""
+    csv = exe.parent / "recording.csv"
+    rows = [",".join(["timestamp_ms", *contract.channels])]
+    rows += [f"{i * 1000.0 / rate_hz:.3f}," + ",".join(f"{v:.9g}" for v in row) for i, row in enumerate(samples)]
+    atomic_write(csv, "\n".join(rows) + "\n")
+    with open(csv, "rb") as stdin:
+        c_lines = tflm_build.run([exe], cwd=exe.parent, stdin=stdin).splitlines()
+    python = subprocess.run([sys.executable, "-m", "device_runtime", "--model", str(model), "--replay", str(csv)],
+                            capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parent.parent)
+    if python.returncode != 0:
+        raise tflm_build.BuildError(f"python -m device_runtime --replay failed: {python.stderr[-2000:]}")
+    ours = [json.loads(line)["class"] for line in c_lines]
+    theirs = [json.loads(line)["class"] for line in python.stdout.splitlines() if line.startswith("{")]
+    same = sum(a == b for a, b in zip(ours, theirs))
+    return {"predictions": len(theirs), "agreement": same / max(len(ours), len(theirs), 1)}
+
+
+def check(model: Path, out: Path, prefix: str, tflm: Path, data: str | None, data_format: str,
+          m4_windows: int | None = None) -> dict:
+    """Build, run and compare; the report (also written to out/firmware.report.json and .md)."""
+    contract = load_contract(model)
+    ops = ops_of(model.read_bytes())
+    windows, recording, recording_name = test_data(contract, data, data_format)
+    expected, _, why = run_tflm(model, windows, 1 << 20)
+    if expected is None:
+        raise tflm_build.BuildError(f"the Python TFLM interpreter cannot run {model}: {why}")
+    host = run_windows(build_app(out, prefix, HOST, tflm, ops), HOST, windows)
+    subset = slice(None) if m4_windows is None else np.linspace(0, len(windows) - 1, m4_windows).astype(int)
+    elf = build_app(out, prefix, M4_CHECK, tflm, ops)
+    m4 = run_windows(elf, M4_CHECK, windows[subset])
+    main = build_app(out, prefix, HOST, tflm, ops, kind="main")
+    report = {
+        "host": agreement(host["scores"], expected),
+        "m4": {"kernels": M4_CHECK.kernels, "optimisation": M4_CHECK.optimisation,
+               **agreement(m4["scores"], expected[subset]),
+               "instructions_per_inference": m4["instructions_per_inference"], **tflm_build.section_sizes(elf),
+               "arena_used_bytes": m4["arena_used_bytes"], "arena_bytes": arena_bytes(out, prefix)},
+        "stream": stream_check(main, model, recording, contract.sample_rate_hz, contract),
+    }
+    atomic_write(out / "firmware.report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(out / "firmware.report.md", markdown(report, model, recording_name))
+    return report
+
+
+def arena_bytes(out: Path, prefix: str) -> int:
+    settings = (out / f"{'' if prefix == 'har' else prefix + '_'}model_settings.h").read_text()
+    return int(re.search(rf"#define {prefix.upper()}_TENSOR_ARENA_SIZE (\d+)", settings).group(1))
+
+
+def passed(report: dict) -> bool:
+    """Bit-exact on every window, the same smoothed classes, and the arena big enough."""
+    exact = all(report[k]["argmax_agreement"] == 1.0 and report[k]["max_lsb"] == 0 for k in ("host", "m4"))
+    return exact and report["stream"]["agreement"] == 1.0 and report["m4"]["arena_used_bytes"] <= report["m4"]["arena_bytes"]
+
+
+def markdown(report: dict, model: Path, recording: str) -> str:
+    host, m4, stream = report["host"], report["m4"], report["stream"]
+    return "\n".join([
+        f"# Firmware check of {model.name}",
+        "",
+        "| build | windows | argmax agreement | max LSB |",
+        "|---|---|---|---|",
+        f"| host g++, reference kernels | {host['windows']} | {host['argmax_agreement']:.2%} | {host['max_lsb']} |",
+        f"| Cortex-M4 (QEMU mps2-an386), {m4['kernels']} {m4['optimisation']} | {m4['windows']} | "
+        f"{m4['argmax_agreement']:.2%} | {m4['max_lsb']} |",
+        "",
+        "Compared with the Python TFLM interpreter on the model's test windows (int8 scores).",
+        "",
+        f"Cortex-M4: {m4['instructions_per_inference'] / 1e6:.2f} M instructions per inference (SysTick under "
+        f"`-icount shift=0`); text {m4['text_bytes']:,} B, data {m4['data_bytes']:,} B, bss {m4['bss_bytes']:,} B; "
+        f"arena used {m4['arena_used_bytes']:,} of {m4['arena_bytes']:,} B.",
+        "",
+        f"Stream: main.cc fed {recording} sample by sample gave {stream['predictions']} predictions, "
+        f"{stream['agreement']:.2%} the same class as `python -m device_runtime --replay`.",
+        "",
+    ])
