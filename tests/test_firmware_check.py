@@ -1,0 +1,119 @@
+"""`har firmware` as a user runs it: the TFLM tree, relative paths, no TensorFlow, the Arduino library on
+the host, and --check on the default model with the figures issue 10 asks for.
+
+The slow tests build TFLM (cached in HAR_FIRMWARE_CACHE; about 3 minutes on 2 cores the first time) and
+run --check on every test window, on the host and on the emulated Cortex-M4 (about 1 minute once cached).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware_gen.cli import DEFAULT_TFLM, tflm_root
+from firmware_gen.generate import FirmwareError, generate
+
+REPO = Path(__file__).resolve().parent.parent
+STUBS = REPO / "firmware_gen" / "stubs"
+TOOLS = ("g++", "arm-none-eabi-g++", "arm-none-eabi-size", "qemu-system-arm")
+
+
+def har(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "har", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=1800)
+
+
+def needs_toolchain():
+    missing = [t for t in TOOLS if not shutil.which(t)] + ([] if DEFAULT_TFLM.is_dir() else [str(DEFAULT_TFLM)])
+    if missing and os.environ.get("CI"):
+        pytest.fail(f"missing {missing}: .ci/run installs the packages")
+    if missing:
+        pytest.skip(f"missing {missing}")
+
+
+def test_no_tflm_tree_is_a_clear_error_naming_both_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFLM_ROOT", str(tmp_path / "nowhere"))
+    with pytest.raises(FirmwareError, match="TFLM_ROOT=.*nowhere.*vendor/tflite-micro"):
+        tflm_root(None)
+    with pytest.raises(FirmwareError, match="--tflm .*elsewhere"):
+        tflm_root(str(tmp_path / "elsewhere"))
+
+
+def test_relative_paths_are_the_callers_and_no_tensorflow_is_imported(tiny_model, tmp_path):
+    """From another folder, a relative model path is that folder's model (not the repository's)."""
+    (tmp_path / "m.tflite").write_bytes(tiny_model.read_bytes())
+    code = ("import sys, argparse, firmware_gen.cli as c\n"
+            "p = argparse.ArgumentParser(); c.register(p.add_subparsers())\n"
+            "a = p.parse_args(['firmware', 'm.tflite', '--out', 'fw'])\n"
+            "status = a.func(a)\nassert 'tensorflow' not in sys.modules, 'imported TensorFlow'\nsys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "model.tflite" not in (tmp_path / "fw" / "model_settings.h").read_text().splitlines()[0]
+    assert '"m.tflite"' in (tmp_path / "fw" / "model_settings.h").read_text().splitlines()[0]
+
+
+def test_a_missing_model_is_a_user_error(tmp_path):
+    result = har("firmware", "absent.tflite", "--out", "fw", cwd=tmp_path)
+    assert result.returncode == 2 and "absent.tflite" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sensor_streamer_prints_the_models_channels_in_its_units(tiny_model, tmp_path):
+    """Compiled on the host against the stub Arduino core: 50 Hz lines that the runtime parses."""
+    from device_runtime.line_parser import ColumnMap, parse_line
+
+    generate(tiny_model, tmp_path)
+    (tmp_path / "run.cc").write_text('#include "sensor_streamer.ino"\n'
+                                     "int main() { setup(); for (int i = 0; i < 100; i++) loop(); return 0; }\n")
+    subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-pedantic",
+                    f"-I{STUBS}", "-I.", "-x", "c++", "run.cc", "-o", "streamer"], cwd=tmp_path, check=True)
+    lines = subprocess.run(["./streamer"], cwd=tmp_path, capture_output=True, check=True).stdout.splitlines()
+    columns = ColumnMap(["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"],
+                        ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"])
+    parsed = [parse_line(line, columns) for line in lines]
+    assert len(parsed) >= 5 and all(19 <= b[0] - a[0] <= 21 for a, b in zip(parsed, parsed[1:]))
+    assert [round(v, 4) for v in parsed[0][1]] == [0.5, -0.25, 1.0, 3.1416, -1.5708, 0.0]
+
+
+@pytest.mark.slow
+def test_the_arduino_library_builds_and_runs_on_the_host(tiny_model, tmp_path):
+    """The library layout (src/ + the example sketch) against the vendored tree and a stub Arduino core."""
+    from convert.flatbuffer import ops_of
+    from firmware_gen import tflm_build
+
+    needs_toolchain()
+    generate(tiny_model, tmp_path)
+    library = tmp_path / "arduino" / "HarClassifier"
+    (tmp_path / "run.cc").write_text('#include <Arduino.h>\n#include "HarClassifier.ino"\n'
+                                     "int main() { setup(); for (int i = 0; i < 200000; i++) loop(); return 0; }\n")
+    shutil.copy(library / "examples" / "HarClassifier" / "HarClassifier.ino", tmp_path)
+    sources = [*sorted((library / "src").glob("*.c*")), tmp_path / "run.cc"]
+    target = tflm_build.Target()
+    exe = tflm_build.build(library / "src", sources, tmp_path / "build", target, DEFAULT_TFLM,
+                           ops_of(tiny_model.read_bytes()), (f"-I{STUBS}", f"-I{tmp_path}"))
+    lines = tflm_build.run([exe], cwd=tmp_path).splitlines()
+    results = [json.loads(line) for line in lines]
+    # 200 s of samples at 50 Hz (one per 20 loop() calls): the first after 128 samples, then every 64
+    assert len(results) == (200000 // 20 - 128) // 64 + 1 and {"class", "confidence"} <= set(results[0])
+
+
+@pytest.mark.slow
+def test_check_on_the_default_model_meets_the_issue_10_figures(int8_model, tmp_path):
+    needs_toolchain()
+    os.symlink(int8_model[1], tmp_path / "model.tflite")
+    result = har("firmware", "model.tflite", "--out", "fw", "--check", cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    report = json.loads((tmp_path / "fw" / "firmware.report.json").read_text())
+    assert set(report) == {"host", "m4", "stream"}
+    host, m4, stream = report["host"], report["m4"], report["stream"]
+    assert host["windows"] > 2500 and host["argmax_agreement"] == 1.0 and host["max_lsb"] == 0
+    assert m4["windows"] == host["windows"] and m4["argmax_agreement"] == 1.0 and m4["max_lsb"] == 0
+    assert (m4["kernels"], m4["optimisation"]) == ("cmsis-nn", "-Os")
+    assert 1e5 < m4["instructions_per_inference"] <= 4.0e6
+    assert m4["text_bytes"] + m4["data_bytes"] <= 160 * 1024 and m4["data_bytes"] + m4["bss_bytes"] <= 16 * 1024
+    assert 0 < m4["arena_used_bytes"] <= m4["arena_bytes"]
+    assert stream["predictions"] > 100 and stream["agreement"] == 1.0
+    assert "Cortex-M4" in (tmp_path / "fw" / "firmware.report.md").read_text()
