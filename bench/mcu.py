@@ -26,7 +26,7 @@ def measure(model_path: str | Path) -> dict:
     """Build and run every variant on a few real test windows; the figures `markdown` prints."""
     model = Path(model_path).resolve()
     contract, ops, tflm = load_contract(model), ops_of(model.read_bytes()), tflm_root(None)
-    windows = check.test_data(contract, None, "hapt")[0][:WINDOWS]
+    windows = check.model_test_data(contract, None, "hapt")[0][:WINDOWS]
     results = {"model": model.name, "stride_ms": 1000.0 * contract.stride / contract.sample_rate_hz,
                "cpi": list(CPI), "clocks_mhz": list(CLOCKS_MHZ), "variants": []}
     with tempfile.TemporaryDirectory() as tmp:

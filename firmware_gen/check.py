@@ -30,7 +30,7 @@ SCORES = re.compile(r"^scores ((?:-?\d+ ?)+) ticks (\d+)$")
 QEMU_SECONDS_PER_WINDOW = 2.0  # generous: a CMSIS-NN window is about 0.05 s of emulation, reference about 1 s
 
 
-def test_data(contract: Contract, data: str | None, data_format: str) -> tuple[np.ndarray, np.ndarray, str]:
+def model_test_data(contract: Contract, data: str | None, data_format: str) -> tuple[np.ndarray, np.ndarray, str]:
     """The model's test windows (int8, as the model takes them) and one whole test recording (raw samples).
 
     The only place this package touches the training code: the split is the one training used."""
@@ -120,7 +120,7 @@ def check(model: Path, out: Path, prefix: str, tflm: Path, data: str | None, dat
     """Build, run and compare; the report (also written to out/firmware.report.json and .md)."""
     contract = load_contract(model)
     ops = ops_of(model.read_bytes())
-    windows, recording, recording_name = test_data(contract, data, data_format)
+    windows, recording, recording_name = model_test_data(contract, data, data_format)
     expected, _, why = run_tflm(model, windows, 1 << 20)
     if expected is None:
         raise tflm_build.BuildError(f"the Python TFLM interpreter cannot run {model}: {why}")
