@@ -21,7 +21,7 @@ from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
 from firmware_gen import tflm_build
 from firmware_gen.c_values import CToken
-from firmware_gen.generate import environment
+from firmware_gen.generate import FirmwareError, environment
 from firmware_gen.tflm_build import Target
 
 M4_CHECK = Target("m4", "cmsis-nn", "-Os")
@@ -43,7 +43,9 @@ def model_test_data(contract: Contract, data: str | None, data_format: str) -> t
     q = contract.quantization
     windows = preprocess.quantize(test.x, q["input_scale"], q["input_zero_point"])
     subjects = set(test.subjects.tolist())
-    recording = next(r for r in loaded[0] if r.subject in subjects and not np.isnan(r.samples).any())
+    recording = next((r for r in loaded[0] if r.subject in subjects and not np.isnan(r.samples).any()), None)
+    if recording is None:
+        raise FirmwareError(f"{data or 'the data'}: no test recording without missing values to stream")
     return windows, recording.samples.astype(np.float32), f"{recording.source} (subject {recording.subject})"
 
 
