@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from train.data.split import subject_key
+
 
 def subject_order(subjects) -> list[str]:
-    """Distinct subject ids in natural order ("2" before "10"): the one ordering of every report and split."""
-    return sorted(set(subjects), key=lambda s: (len(s), s))
+    """Distinct subject ids in the data layer's natural order ("2" before "10"), as every report lists them."""
+    return sorted(set(subjects), key=subject_key)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
