@@ -56,8 +56,9 @@ def markdown(results: dict) -> str:
         "## Microcontroller (Cortex-M4, `har firmware --check`)",
         "",
         f"{results['model']} on TensorFlow Lite Micro, built with arm-none-eabi-gcc for a Cortex-M4F and run on "
-        "QEMU mps2-an386 with `-icount shift=0` (one instruction per virtual nanosecond, counted with SysTick); "
-        f"bit-exact with the Python TFLM interpreter. Time per window assumes {low:g}-{high:g} cycles per "
+        "QEMU mps2-an386 with `-icount shift=0` (one instruction per virtual nanosecond, counted with SysTick), "
+        f"mean of {WINDOWS} test windows (`har firmware --check` compares CMSIS-NN -Os with the Python TFLM "
+        f"interpreter on every window). Time per window assumes {low:g}-{high:g} cycles per "
         f"instruction; a window must take well under the {results['stride_ms']:.0f} ms stride.",
         "",
         "| kernels | flags | instructions / inference | " + " | ".join(f"ms at {c} MHz" for c in clocks)
