@@ -56,17 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_tensorflow() -> None:
-    """TensorFlow's C++ and absl lines (oneDNN, CUDA stubs) are noise on a CPU-only machine."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.verbose:
-        quiet_tensorflow()
+    if args.verbose:
+        os.environ["HAR_VERBOSE"] = "1"  # TensorFlow's start-up lines too (train/quiet.py)
     try:
         return args.func(args)
     except (ValueError, OSError) as error:  # DataError, ModelError, ContractError, ... are ValueErrors

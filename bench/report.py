@@ -27,8 +27,7 @@ def _header(results: dict) -> list[str]:
         "inside one labelled segment; UCI HAR's test users 2 4 9 10 12 13 18 20 24, validation users 5 15 25,",
         "training on the other 18; normalisation fitted on the training windows. Each model is the one at the",
         "end of its training (\"best epoch\" is the best validation epoch, for information); test subjects are",
-        "scored once, at the end. For comparison, shared/STACK.md's baselines on the same split: the user's",
-        "MLP/CNN/LSTM/ConvLSTM 85.8-90.4%, a quick compact CNN 92.1-93.3% (best of 3 seeds).",
+        "scored once, at the end.",
         "",
         "## Data",
         "",
@@ -92,7 +91,7 @@ def _runtime(results: dict) -> list[str]:
         "",
         "Median invoke (set input + invoke, one thread, 2,000 calls after 50 warm-ups): "
         + ", ".join(f"{k} {v:.1f} us" if v is not None else f"{k} failed" for k, v in invoke.items())
-        + ". tflite-runtime 2.14 is not measured: it needs numpy<2 and cannot share this environment (STACK.md).",
+        + ". tflite-runtime 2.14 is not measured: it needs numpy<2 and cannot share this environment.",
     ]
 
 

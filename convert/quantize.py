@@ -14,9 +14,10 @@ import numpy as np
 from convert.flatbuffer import strip_names
 from convert.publish import ConversionError
 from device_runtime.contract import Contract
-from train.models import build_model, keras
-from train.run_config import RunConfig
 from train.data.windows import Windows
+from train.models import build_model, keras
+from train.quiet import quiet_native_stderr
+from train.run_config import RunConfig
 
 MODES = ("int8", "float32", "float16", "dynamic")
 MCU_MODES = ("int8", "float32")
@@ -24,7 +25,7 @@ MCU_MODES = ("int8", "float32")
 
 def export_model(config: RunConfig, contract: Contract, trained: keras.Model) -> keras.Model:
     """The same network rebuilt with batch size 1: static [1, T, C] input, BatchNorm folded into the
-    convolution, and (with tf_keras) LSTMs as the fused op TFLM runs (shared/STACK.md)."""
+    convolution, and (with tf_keras) LSTMs as the fused op TFLM runs."""
     regression = contract.task == "regression"
     head = config.train.output_activation if regression else "softmax"
     n_outputs = 1 if regression else len(contract.class_names)
@@ -72,7 +73,7 @@ def convert_model(model: keras.Model, mode: str, representative: np.ndarray | No
         converter.target_spec.supported_types = [tf.float16]
     elif mode == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    with contextlib.redirect_stdout(sys.stderr):  # the converter prints Keras's export banner to stdout
+    with contextlib.redirect_stdout(sys.stderr), quiet_native_stderr():  # Keras's export banner, C++ settings
         return strip_names(converter.convert())
 
 

@@ -99,7 +99,7 @@ def _augmenter(config: TrainConfig, seed: int):
 
     def augment(x, y, *rest):
         """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
-        tells sitting from standing) is kept; rotations and plain amplitude scaling blur it (STACK.md)."""
+        tells sitting from standing) is kept; rotations and plain amplitude scaling blur it."""
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
         x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)

@@ -1,19 +1,18 @@
 """The four model families, in the Keras 2 API (tf_keras): the one API whose LSTM converts to the fused
-int8 op that TensorFlow Lite Micro runs (see shared/STACK.md).
+int8 op that TensorFlow Lite Micro runs.
 
 `build_model` takes `batch_size`: None for training, 1 for the export graph the converter wants, and
 `head`: the output activation ("softmax" for classification, "linear" or "relu" for regression).
 """
 from __future__ import annotations
 
-import os
+import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
-from tf_keras import layers  # noqa: E402
+from train.quiet import import_quietly
+from train.run_config import FAMILIES
 
-from train.run_config import FAMILIES  # noqa: E402
+keras = import_quietly("tf_keras")
+layers = keras.layers
 
 # Hyperparameters of each family; [model] in the config file overrides any of them.
 DEFAULTS: dict[str, dict] = {

@@ -28,7 +28,7 @@ FILE_RE = re.compile(r"RawData/(acc|gyro)_exp(\d+)_user(\d+)\.txt$")
 
 # The UCI HAR official split holds out these users as the test set.
 UCI_HAR_TEST_SUBJECTS = ("2", "4", "9", "10", "12", "13", "18", "20", "24")
-# Validation users of the baselines in shared/STACK.md, kept so our figures compare with theirs.
+# Validation users fixed once (5, 15, 25: one per ten users), so figures compare across runs and recipes.
 VALIDATION_SUBJECTS = ("5", "15", "25")
 DAILY_ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
 
