@@ -117,7 +117,28 @@ def bench_main_job() -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
+SECTIONS = {"mcu": "bench.mcu", "light": "bench.light"}
+
+
+def measure_section(name: str, model: Path) -> int:
+    """Measure one section on `model`, merge it into bench/results.json and rewrite BENCHMARKS.md."""
+    import importlib
+
+    results_path = REPO / "bench" / "results.json"
+    results = json.loads(results_path.read_text())
+    section = importlib.import_module(SECTIONS[name]).measure(model)
+    section.update(command=f"har bench --only {name} --model {model.name}", machine=machine(),
+                   date=time.strftime("%Y-%m-%d"))
+    results[name] = section
+    results_path.write_text(json.dumps(results, indent=2))
+    (REPO / "BENCHMARKS.md").write_text(markdown(results))
+    print(importlib.import_module(SECTIONS[name]).markdown(section))
+    return 0
+
+
 def main(args: argparse.Namespace | None = None) -> int:
+    if getattr(args, "only", None):
+        return measure_section(args.only, Path(args.model).resolve())
     if getattr(args, "main_job", False):
         result = bench_main_job()
         (REPO / "bench").mkdir(exist_ok=True)
@@ -137,6 +158,8 @@ def main(args: argparse.Namespace | None = None) -> int:
     default_model = runs / "cnn-seed0.tflite"
     results["runtime"] = bench_runtime(default_model, runs)
     results["invoke_us"] = bench_invoke(default_model)
+    for name, module in SECTIONS.items():
+        results[name] = __import__(module, fromlist=["measure"]).measure(default_model)
     from train.data.dataset import DataConfig
     from train.evaluate_tflite import evaluate_stream
 

@@ -136,8 +136,10 @@ def _main_job() -> list[str]:
 def _sections(results: dict) -> list[str]:
     """Sections measured by other modules of bench/, each as its own Markdown."""
     out = []
-    if results.get("mcu"):
-        from bench.mcu import markdown as mcu_markdown
-
-        out += ["", mcu_markdown(results["mcu"]).strip()]
+    for name in ("mcu", "light"):
+        if results.get(name):
+            section = __import__(f"bench.{name}", fromlist=["markdown"]).markdown(results[name]).strip()
+            when = results[name].get("command")
+            out += ["", section] + ([f"", f"Measured by `{when}` on {results[name]['date']}, {results[name]['machine']}."]
+                                     if when else [])
     return out
