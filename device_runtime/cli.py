@@ -13,7 +13,8 @@ import sys
 
 from device_runtime.contract import Contract, load_contract
 from device_runtime.interpreter import Classifier
-from device_runtime.line_parser import MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE, TIMESTAMP, ColumnMap
+from device_runtime.line_parser import (MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE, TIMESTAMP, ColumnMap, split_unit,
+                                        unit_mismatch)
 from device_runtime.model_file import ModelError
 from device_runtime.outputs import OutputError, Outputs, open_output
 from device_runtime.runtime import Runtime
@@ -28,8 +29,9 @@ input lines:
   --columns names every field in order; fields named like the model's channels are used, "timestamp_ms" is
   the timestamp (optional: without it, samples are taken to arrive at the model's rate), other names are
   ignored. Without --columns, a line naming all the model's channels is taken as a header. Values must be in
-  the model's units. Lines end with LF, CR LF or CR.
-  No input line stops the runtime: banners and comments, headers without the model's channels, broken lines
+  the model's units: a header (or --columns) giving a unit in brackets, "acc_x[g]", that disagrees with the
+  model's is refused; a header without units is taken on trust. Lines end with LF, CR LF or CR.
+  No other input line stops the runtime: banners and comments, headers without the model's channels, broken lines
   (wrong field count, not numbers, NaN/inf, not UTF-8, longer than 1 KiB), values beyond +-{MAX_ABS_VALUE:,.0f}
   (no IMU reports such values; they would overflow float32 arithmetic) and timestamps beyond
   +-{MAX_ABS_TIMESTAMP_MS:g} ms are counted and skipped, the first three of each reason logged.
@@ -44,7 +46,8 @@ output:
 
 exit status:
   0 at the end of the input or on a signal; 2 for a refusal (a bad option, a model or input file that
-  cannot be used) or when the predictions cannot be written (a full disk, a closed stdout), with a message.
+  cannot be used, a header in other units than the model's) or when the predictions cannot be written (a
+  full disk, a closed stdout), with a message.
 
 examples:
   python -m device_runtime --model model.tflite --port /dev/ttyUSB0 --baud 115200
@@ -129,8 +132,12 @@ def log(message: str) -> None:
 def _columns(args: argparse.Namespace, contract: Contract) -> ColumnMap:
     if not args.columns:
         return ColumnMap([TIMESTAMP, *contract.channels], contract.channels)
+    fields = [c.strip() for c in args.columns.split(",")]
+    problem = unit_mismatch(dict(map(split_unit, fields)), contract.channels, contract.units)
+    if problem:
+        raise ValueError(f"--columns: {problem}")
     try:
-        return ColumnMap([c.strip() for c in args.columns.split(",")], contract.channels)
+        return ColumnMap([split_unit(f)[0] for f in fields], contract.channels)
     except ValueError as error:
         raise ValueError(f"--columns: {error}") from None
 
@@ -162,7 +169,7 @@ def start(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Ru
     log(f"model {args.model}: {len(contract.class_names)} classes, window {contract.window} samples every "
         f"{contract.stride} at {contract.sample_rate_hz:g} Hz; interpreter: {classifier.interpreter_name}")
     stream = WindowStream(classifier, contract, smoother, args.max_gap_ms, log)
-    return Runtime(stream, columns, bool(args.columns), outputs, args.realtime, log), lines
+    return Runtime(stream, columns, bool(args.columns), outputs, args.realtime, log, contract.units), lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Never raises on bad input: a device's serial stream carries half lines after a reset, noise bytes, banners
 ("MPU6050 ready", "# IMU not found") and debug prints, and each is counted and skipped so the stream goes on.
-This is also the one parser of CSV header lines (`header_columns`).
+This is also the one parser of CSV header lines (`header_columns`, `split_unit`) and the one rule for when
+two units agree (`same_unit`), for the training data and the device alike.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ MAX_LINE_BYTES = 1024  # longer lines are garbage (a missing newline); the reade
 # every sample far inside float32, so one garbled row cannot turn a window into inf or NaN.
 MAX_ABS_VALUE = 1e6
 MAX_ABS_TIMESTAMP_MS = 1e15  # about 31,700 years: beyond any clock, and exact in float64
+# Other spellings of one unit, so that `dps` in a header agrees with a model trained in `deg/s`.
+UNIT_SPELLINGS = {"m/s2": "m/s^2", "m/s²": "m/s^2", "dps": "deg/s", "°/s": "deg/s", "µT": "uT", "μT": "uT"}
 TEXT_LINE = "text line (a banner or comment, or a header without the model's channels)"
 
 
@@ -75,10 +78,9 @@ def parse_line(raw: bytes, columns: ColumnMap) -> tuple[float | None, np.ndarray
     return timestamp, np.array(values, dtype=np.float32)
 
 
-def header_columns(raw: bytes) -> list[str] | None:
-    """Column names if the line reads as a CSV header: no field empty or a number (units in brackets, as in
-    our recording format's `acc_x[g]`, dropped; a byte-order mark ignored). The one header parser of the
-    device side."""
+def header_fields(raw: bytes) -> list[str] | None:
+    """The fields as written (`acc_x[g]`) if the line reads as a CSV header: no field empty or a number
+    (a byte-order mark ignored); else None."""
     try:
         fields = [f.strip() for f in raw.decode("utf-8").lstrip("\ufeff").strip().split(",")]
     except UnicodeDecodeError:
@@ -91,13 +93,36 @@ def header_columns(raw: bytes) -> list[str] | None:
             return None
         except ValueError:
             pass
-    return [split_unit(f)[0] for f in fields]
+    return fields
+
+
+def header_columns(raw: bytes) -> list[str] | None:
+    """Column names if the line reads as a CSV header, units in brackets (as in our recording format's
+    `acc_x[g]`) dropped. The one header parser of the device side."""
+    fields = header_fields(raw)
+    return None if fields is None else [split_unit(f)[0] for f in fields]
 
 
 def split_unit(field: str) -> tuple[str, str]:
     """`acc_x[g]` -> ("acc_x", "g"); a field without brackets has the unit ""."""
     name, _, unit = field.partition("[")
     return name.strip(), unit.removesuffix("]").strip()
+
+
+def same_unit(a: str, b: str) -> bool:
+    """Whether two unit strings name the same unit (other spellings of one unit agree)."""
+    return UNIT_SPELLINGS.get(a, a) == UNIT_SPELLINGS.get(b, b)
+
+
+def unit_mismatch(given: dict[str, str], channels: list[str], units: list[str]) -> str | None:
+    """What is wrong when the input gives (channel -> unit, from a header's `acc_x[g]`) a channel in another
+    unit than the model's `units`; None when they agree or either side names no unit (taken on trust)."""
+    for channel, unit in zip(channels, units):
+        stream = given.get(channel, "")
+        if stream and unit and not same_unit(stream, unit):
+            return (f"the input gives {channel} in {stream}, the model takes {channel} in {unit}: "
+                    "convert the values (or use a model trained on these units)")
+    return None
 
 
 def header_map(raw: bytes, channels: list[str]) -> ColumnMap | None:

@@ -1,8 +1,9 @@
 """The runtime's loop: sensor lines in, one JSON prediction per stride out.
 
-No input ends it: every line that is not a sample (a banner, a comment, a half line, a value no sensor
-reports) is counted by reason, the first few of each reason logged, and the stream goes on. Only its
-outputs failing (OutputError), the input failing to read (OSError) or a signal (Stop) end it early.
+Almost no input ends it: every line that is not a sample (a banner, a comment, a half line, a value no
+sensor reports) is counted by reason, the first few of each reason logged, and the stream goes on. Only its
+outputs failing (OutputError), the input failing to read (OSError), a signal (Stop) or a header whose units
+disagree with the model's (UnitMismatch: every value after it would be silently wrong) end it early.
 """
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable
 
-from device_runtime.line_parser import ColumnMap, header_map, parse_line
+from device_runtime.line_parser import (ColumnMap, header_fields, header_map, parse_line, split_unit,
+                                        unit_mismatch)
 from device_runtime.outputs import Outputs
 from device_runtime.sources import RECONNECTED
 from device_runtime.stream import WindowStream
 
 LOGGED_PER_REASON = 3
+
+
+class UnitMismatch(ValueError):
+    """The input's header gives a channel in another unit than the model takes."""
 
 
 class Pacer:
@@ -56,8 +62,10 @@ class Runtime:
     """Feeds lines to a WindowStream and writes its predictions; `summary()` says what happened."""
 
     def __init__(self, stream: WindowStream, columns: ColumnMap, fixed_columns: bool, outputs: Outputs,
-                 realtime: bool, log: Callable[[str], None]):
+                 realtime: bool, log: Callable[[str], None], units: list[str]):
         self.stream, self.columns, self.outputs, self.log = stream, columns, outputs, log
+        self.units = units  # the model's, per channel: a header giving others is refused
+        self.refused = False  # by such a header
         self.fixed_columns = fixed_columns  # --columns given: header lines are not looked for
         self.pacer = Pacer(stream.max_gap_ms) if realtime else None
         self.counts: Counter = Counter()
@@ -91,7 +99,13 @@ class Runtime:
             self.counts["predictions"] += 1
 
     def _not_a_sample(self, raw: bytes, reason: str) -> None:
-        """A header naming every model channel maps the columns (unless --columns did); all else is skipped."""
+        """A header naming every model channel maps the columns (unless --columns did); all else is skipped.
+        Any header giving a model channel in another unit than the model's is refused."""
+        fields = header_fields(raw)
+        problem = fields and unit_mismatch(dict(map(split_unit, fields)), self.stream.channels, self.units)
+        if problem:
+            self.refused = True
+            raise UnitMismatch(f"line {self.counts['lines']}: {problem}")
         header = None if self.fixed_columns else header_map(raw, self.stream.channels)
         if header is not None:
             self.columns = header
@@ -102,7 +116,7 @@ class Runtime:
             self.log(f"line {self.counts['lines']} skipped ({reason}): {raw[:80]!r}")
 
     def summary(self) -> dict:
-        if self.counts["lines"] and not self.counts["samples"]:
+        if self.counts["lines"] and not self.counts["samples"] and not self.refused:
             self.log(f"no line was a sample: each needs {self.columns.n_fields} fields {self.columns.columns} "
                      "(name other layouts with --columns)")
         return {
