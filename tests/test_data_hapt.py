@@ -51,6 +51,12 @@ def test_default_split_reproduces_uci_har(hapt_prepared):
     assert splits["train"].x.shape[1:] == (128, 6)
 
 
+def test_default_durations_give_hapts_windows_exactly(hapt_prepared):
+    """2.56 s / 1.28 s at 50 Hz are the 128 / 64 samples every embedded figure was measured with."""
+    assert (hapt_prepared.contract.window, hapt_prepared.contract.stride) == (128, 64)
+    assert [len(split) for split in hapt_prepared.splits.values()] == [6_367, 1_048, 2_996]
+
+
 def test_normalisation_is_fitted_on_training_windows_only(hapt_prepared):
     train = hapt_prepared.splits["train"].x.reshape(-1, 6)
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-3)

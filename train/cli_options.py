@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data (defaults: the UCI HAPT recordings embedded in the repository)")
     group.add_argument("--data", metavar="PATH", help="a dataset folder or file (default: embedded HAPT)")
@@ -16,11 +17,14 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         "wisdm: WISDM v1.1 raw; pamap2: PAMAP2 protocol .dat files (default: hapt)",
     )
     group.add_argument("--config", metavar="TOML", help="read the [data] table of this config file")
-    group.add_argument("--window", help="window length in samples, or seconds as 2.56s (default 128)")
-    group.add_argument("--stride", help="samples (or seconds) between window starts (default 64)")
+    group.add_argument("--window", help="window length in seconds as 2.56s, converted at the data's sample rate, "
+                       "or in samples as 128 (default 2.56s: 128 samples at 50 Hz, 256 at 100 Hz)")
+    group.add_argument("--stride", help="seconds (or samples) between window starts (default 1.28s)")
     group.add_argument("--classes", help="comma-separated source labels to keep (default: HAPT's six activities)")
     group.add_argument("--test-subjects", help="comma-separated subjects held out for testing")
     group.add_argument("--validation-subjects", help="comma-separated subjects for validation")
+    group.add_argument("--units", help="units of channels whose header gives none, per sensor prefix or channel: "
+                       "gyro=deg/s,acc=g or gyro_x=deg/s (a header's own unit, acc_x[g], must agree)")
     group.add_argument("--resample-hz", type=float, help="CSV: resample every recording to this rate")
     group.add_argument("--skip-bad-rows", action="store_true", help="CSV: count and skip malformed rows")
 
@@ -28,6 +32,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> dict:
     """The config file's tables ([data], [model], [train]), overridden by options given on the command line."""
     from train.config import SECTIONS, load_config
+    from train.data.units import parse_units
 
     config = load_config(args.config) if args.config else {section: {} for section in SECTIONS}
     data = config["data"]
@@ -44,6 +49,8 @@ def config_from_args(args: argparse.Namespace) -> dict:
         value = getattr(args, key)
         if value is not None:
             data[key] = [v.strip() for v in value.split(",") if v.strip()]
+    if args.units is not None:
+        data["units"] = parse_units(args.units)
     if args.skip_bad_rows:
         data["skip_bad_rows"] = True
     for assignment in getattr(args, "set", None) or []:
@@ -63,7 +70,6 @@ def _parse_value(text: str):
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
-
 
 
 def data_config_from_args(args: argparse.Namespace):

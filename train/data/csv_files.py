@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime.line_parser import header_columns
+from device_runtime.line_parser import header_columns, split_unit
 from train.data.recording import DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids
 
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
@@ -34,8 +34,8 @@ class Header:
     target: int | None
 
     def names_units(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        units = (self.fields[i].partition("[")[2].removesuffix("]").strip() for i in self.channels)
-        return tuple(self.names[i] for i in self.channels), tuple(units)
+        """Channel names and units, by the device runtime's header rule (`acc_x[g]`; "" where none is given)."""
+        return tuple(self.names[i] for i in self.channels), tuple(split_unit(self.fields[i])[1] for i in self.channels)
 
 
 def _read_text(path: Path) -> str:

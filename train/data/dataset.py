@@ -1,6 +1,7 @@
 """From recordings on disk to normalised train/validation/test windows and the preprocessing contract."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.contract import Contract
+from device_runtime.line_parser import unit_mismatch
 from train.config import checked, length
 from train.data.csv_files import load_csv_folder
 from train.data.hapt import EMBEDDED_HAPT, load_hapt
@@ -15,6 +17,7 @@ from train.data.pamap2 import load_pamap2
 from train.data.recording import DataError, LoadReport, Recording
 from train.data.split import class_mapping, split_subjects
 from train.data.summary import summarise
+from train.data.units import apply_units
 from train.data.windows import Windows, cut_windows
 from train.data.wisdm import load_wisdm
 
@@ -27,10 +30,11 @@ class DataConfig:
 
     path: str | None = None  # None: the HAPT recordings embedded in the repository
     format: str = "hapt"
-    window: int | str = 128  # samples, or seconds as "2.56s"
-    stride: int | str = 64
+    window: int | str = "2.56s"  # seconds as "2.56s" (converted at the dataset's rate), or samples
+    stride: int | str = "1.28s"
     classes: list[str] | None = None  # source labels to keep (None: HAPT's six daily activities, else all)
     rename: dict[str, str] = field(default_factory=dict)  # source label -> class name (several may merge)
+    units: dict[str, str] = field(default_factory=dict)  # channel or sensor prefix -> unit, where files give none
     min_purity: float = 1.0
     allow_unlabelled: bool = False
     test_subjects: list[str] | None = None  # None: UCI HAR's test users for HAPT, else 20% chosen by seed
@@ -84,6 +88,8 @@ def prepare(
 
     Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
     recordings, report = loaded or load_recordings(config)
+    recordings, warnings = apply_units(recordings, config.units, str(config.path or EMBEDDED_HAPT))
+    report = dataclasses.replace(report, warnings=report.warnings + warnings)  # a shared `loaded` stays as it was
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     rates = sorted({round(r.sample_rate_hz, 1) for r in recordings})
@@ -119,19 +125,23 @@ def prepare(
     if contract is None:
         contract = fitted
     else:
-        for name in ("channels", "window", "stride", "class_names", "task"):
-            if getattr(contract, name) != getattr(fitted, name):
-                raise DataError(
-                    str(config.path or EMBEDDED_HAPT),
-                    f"the model's contract has {name}={getattr(contract, name)}, "
-                    f"the data gives {getattr(fitted, name)}",
-                )
+        _check_fits(contract, fitted, str(config.path or EMBEDDED_HAPT))
     for split in splits.values():
         split.x = contract.normalise(split.x)
     summary = summarise(config, recordings, report, rates, drops, splits, assignment, contract)
     return Prepared(contract, splits, summary)
 
 
+def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:
+    """A trained model's contract must fit the data: same channels, window, classes, and units where both
+    name them (a model in rad/s scores nonsense on deg/s)."""
+    for name in ("channels", "window", "stride", "class_names", "task"):
+        if getattr(contract, name) != getattr(fitted, name):
+            raise DataError(source, f"the model's contract has {name}={getattr(contract, name)}, "
+                            f"the data gives {getattr(fitted, name)}")
+    problem = unit_mismatch(dict(zip(fitted.channels, fitted.units)), contract.channels, contract.units)
+    if problem:
+        raise DataError(source, problem)
 
 
 def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig) -> tuple[np.ndarray, np.ndarray]:

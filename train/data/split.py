@@ -47,6 +47,24 @@ def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] |
     return splits
 
 
+def split_rules(config: DataConfig) -> dict[str, str]:
+    """How `split_subjects` chose each split's subjects, in words, for the summary."""
+    seed = f"drawn at random with [data] seed {config.seed}"
+    if config.test_subjects is not None:
+        test = "given (--test-subjects or [data] test_subjects)"
+    elif config.format == "hapt":
+        test = "UCI HAR's test users, the HAPT default"
+    else:
+        test = f"20% of the subjects, {seed}"
+    if config.validation_subjects is not None:
+        validation = "given (--validation-subjects or [data] validation_subjects)"
+    elif config.format == "hapt":
+        validation = "HAPT's default validation subjects"
+    else:
+        validation = f"15% of the subjects not in test, {seed}"
+    return {"train": "every subject in no other split", "validation": validation, "test": test}
+
+
 def _check_named(config: DataConfig, with_windows: set[str], recorded: set[str]) -> None:
     """Subjects named in the config must exist, have windows, and be in one split only."""
     named = {"test_subjects": config.test_subjects or [], "validation_subjects": config.validation_subjects or []}

@@ -1,4 +1,5 @@
-"""What `har data summary` shows: counts per split, class and subject, and every skip and drop with its reason."""
+"""What `har data summary` shows: the window in samples and seconds, the channels and their units, counts per
+split, class and subject, how each split's subjects were chosen, and every skip and drop with its reason."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,14 +8,15 @@ from dataclasses import asdict
 import numpy as np
 
 from train.data.hapt import EMBEDDED_HAPT
-from train.data.split import subject_key
+from train.data.split import split_rules, subject_key
 
 
 def summarise(config, recordings, report, rates, drops, splits, assignment, contract) -> dict:
     classes = contract.class_names
+    rules = split_rules(config)
     per_split = {}
     for name, split in splits.items():
-        entry = {"windows": len(split), "subjects": assignment[name]}
+        entry = {"windows": len(split), "subjects": assignment[name], "chosen": rules[name]}
         if contract.task == "classification":
             counts = np.bincount(split.y, minlength=len(classes))
             entry["per_class"] = {classes[i]: int(n) for i, n in enumerate(counts)}
@@ -34,6 +36,9 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
         "sample_rates_hz": rates,
         "window": contract.window,
         "stride": contract.stride,
+        "window_seconds": round(contract.window / contract.sample_rate_hz, 4),
+        "stride_seconds": round(contract.stride / contract.sample_rate_hz, 4),
+        "units": dict(zip(contract.channels, contract.units)),  # channel -> unit ("": none given)
         "windows_dropped": dict(drops),
         "splits": per_split,
         "config": asdict(config),
@@ -46,8 +51,13 @@ def format_summary(summary: dict) -> str:
         f"data: {summary['data']} ({summary['format']})",
         f"{summary['recordings']} recordings, {summary['subjects']} subjects, {summary['rows_read']:,} rows read",
         f"sample rate found: {', '.join(f'{r:g}' for r in summary['sample_rates_hz'])} Hz; "
-        f"window {summary['window']} samples, stride {summary['stride']}",
+        f"window {summary['window']} samples ({summary['window_seconds']:g} s), "
+        f"stride {summary['stride']} samples ({summary['stride_seconds']:g} s)",
+        "channels: " + ", ".join(f"{c} [{u}]" if u else c for c, u in summary["units"].items()),
     ]
+    if not all(summary["units"].values()):
+        out.append("  (no unit given for some channels: declare them, e.g. --units acc=g,gyro=rad/s, so the "
+                   "model says what to feed it)")
     out += [f"note: {n}" for n in summary["notes"][:20]]
     out += [f"warning: {w}" for w in summary["warnings"]]
     skipped = summary["rows_skipped"]
@@ -57,6 +67,7 @@ def format_summary(summary: dict) -> str:
     out.append("windows dropped: " + (", ".join(f"{v:,} {k}" for k, v in dropped.items()) if dropped else "none"))
     for name, split in summary["splits"].items():
         out.append(f"\n{name}: {split['windows']:,} windows from subjects {' '.join(split['subjects'])}")
+        out.append(f"  subjects chosen: {split['chosen']}")
         if "per_class" in split:
             width = max(len(c) for c in split["per_class"])
             out += [f"  {c:<{width}} {n:6,}" for c, n in split["per_class"].items()]
