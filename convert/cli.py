@@ -12,7 +12,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     try:
         report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop,
-                             per_channel=args.per_channel, checkpoint=args.checkpoint)
+                             per_channel=args.per_channel, checkpoint=args.checkpoint,
+                             max_class_drop=args.max_class_drop)
     except ConversionError as error:
         print(f"har convert: {error}", file=sys.stderr)
         return 1
@@ -40,8 +41,11 @@ def register(stages) -> None:
         "LiteRT and with TensorFlow Lite Micro on the host, and MODEL.report.json / .md are written; all files of "
         "one conversion are replaced together, and a second conversion to the same --out is refused while one "
         "runs. Conversion fails (exit 1, no model written, an existing one kept, the report written as "
-        "MODEL.rejected.report.json / .md) when the int8 accuracy drops more than --max-drop points, or when a "
-        "microcontroller target gets a model TFLM cannot run. Bad inputs end with exit 2.",
+        "MODEL.rejected.report.json / .md) when the converted model's accuracy or macro-F1 drops more than "
+        "--max-drop points, or any class's recall more than --max-class-drop points, below float, or when a "
+        "microcontroller target gets a model TFLM cannot run. The report also shows per-class recall float vs "
+        "converted, the share of int8 inputs saturated at -128/127, per-subject accuracy and the robustness of "
+        "the converted model to sensor errors and rotations. Bad inputs end with exit 2.",
     )
     convert.add_argument("run", help="a run folder (runs/NAME) or its model.keras")
     convert.add_argument("--checkpoint", choices=["final", "best"], default="final",
@@ -53,7 +57,9 @@ def register(stages) -> None:
                          help="mcu: must run on TensorFlow Lite Micro (default); pi: LiteRT on a Raspberry Pi")
     convert.add_argument("--representative", type=int, default=300, help="calibration windows (default 300)")
     convert.add_argument("--max-drop", type=float, default=1.0,
-                         help="most accuracy points the converted model may lose against float (default 1.0)")
+                         help="most accuracy and macro-F1 points the converted model may lose against float (default 1.0)")
+    convert.add_argument("--max-class-drop", type=float, default=3.0,
+                         help="most recall points any one class may lose against float (default 3.0)")
     convert.add_argument("--per-channel", action="store_true",
                          help="int8 weights with a scale per output channel (default: one per tensor, smaller)")
     convert.set_defaults(func=cmd_convert)

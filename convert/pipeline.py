@@ -3,8 +3,9 @@
 Order of work: inputs checked (paths made absolute, the run and its model file, the output's lock) before
 TensorFlow is imported; then the export graph, representative windows (training subjects only),
 conversion, the contract with the int8 scale/zero-point and the data the model was tested on embedded,
-validation of the staged bytes on the test subjects (LiteRT and TFLM), guardrails, and publication of all
-files as one unit (convert/publish.py).
+validation of the staged bytes on the test subjects (LiteRT and TFLM), the robustness of the converted
+model on the raw test windows (train/robustness.py), the quality guard (convert/guard.py), and publication
+of all files as one unit (convert/publish.py).
 """
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import json
 import os
 from pathlib import Path
 
+from convert.guard import ADVICE, quality_problems
 from convert.publish import (
     ConversionError, output_path, publish, publish_rejected, report_path, staging,
 )
 from convert.validate import markdown, validate
-from device_runtime.contract import Contract, sidecar_path
+from device_runtime.contract import Contract, load_contract, sidecar_path
 from device_runtime.files import atomic_write
-from train.data.dataset import Prepared, prepare
+from device_runtime.interpreter import Classifier
+from train.data.dataset import Prepared
+from train.evaluate import prepare_raw
 from train.metrics import subject_order
 from train.run import check, load, resolve
+from train.robustness import robustness
 from train.run_config import RunConfig
 
 MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
@@ -30,6 +35,7 @@ MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
 def convert_run(
     run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu", representative: int = 300,
     max_drop: float = 1.0, seed: int = 0, per_channel: bool = False, checkpoint: str = "final",
+    max_class_drop: float = 3.0,
 ) -> dict:
     """Convert, validate and publish; raises ConversionError (nothing published) if the model falls short."""
     if mode not in MODES or target not in TARGETS:
@@ -42,13 +48,16 @@ def convert_run(
         raise ValueError(f"{run}: conversion validates classifiers; regression models are not supported yet")
     with staging(out) as folder:
         config, contract, trained = load(run, checkpoint)
-        prepared = prepare(config.data, contract)
+        prepared, raw = prepare_raw(config.data, contract)
         staged = folder / out.name
         report = _convert_and_validate(config, contract, trained, prepared, staged,
                                        dict(mode=mode, target=target, representative=representative, seed=seed,
                                             per_channel=per_channel))
-        report.update(model=out.name, run=str(run), checkpoint=checkpoint, max_drop_points=max_drop)
-        report["passed"] = report["accuracy_drop_points"] <= max_drop and (target != "mcu" or "tflm" in report)
+        report["robustness"] = _robustness(staged, raw["test"], prepared.splits["test"].y)
+        report.update(model=out.name, run=str(run), checkpoint=checkpoint, max_drop_points=max_drop,
+                      max_class_drop_points=max_class_drop,
+                      refused_because=quality_problems(report, max_drop, max_class_drop))
+        report["passed"] = not report["refused_because"] and (target != "mcu" or "tflm" in report)
         atomic_write(report_path(staged, "json"), json.dumps(report, indent=2))
         atomic_write(report_path(staged, "md"), markdown(report))
         if not report["passed"]:
@@ -84,7 +93,7 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
     float32_size = len(embed_contract(float32, contract.to_dict() | {"quantization": None}))  # as shipped
     atomic_write(staged, final)
     atomic_write(sidecar_path(staged), contract.to_json())
-    report = validate(staged, exported, test.x, test.y, contract, on_tflm=mode in ("int8", "float32"))
+    report = validate(staged, exported, test, contract, on_tflm=mode in ("int8", "float32"))
     report.update(
         mode=mode, target=target, ops=ops, size_bytes=len(final), float32_size_bytes=float32_size,
         size_ratio=float32_size / len(final), macs=count_macs(trained), params=int(trained.count_params()),
@@ -94,6 +103,12 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
         weight_quantization=("per-channel" if options["per_channel"] else "per-tensor") if mode == "int8" else None,
     )
     return report
+
+
+def _robustness(staged: Path, raw_test, y) -> dict:
+    """The converted model's robustness section, run as the device runs it (its embedded contract)."""
+    contract = load_contract(staged)
+    return robustness(Classifier(staged, contract), contract, raw_test, y)
 
 
 def tested_on(config: RunConfig, prepared: Prepared) -> dict:
@@ -110,5 +125,4 @@ def _failure(report: dict, out: Path, rejected_report: Path) -> str:
     where = f"{out.name} not written (an existing one is left as it was); see {rejected_report}"
     if report["target"] == "mcu" and "tflm" not in report:
         return f"TensorFlow Lite Micro could not run the model: {report['tflm_run'].get('error')}; {where}"
-    return (f"{report['mode']} accuracy is {report['accuracy_drop_points']:.2f} points below float (limit "
-            f"{report['max_drop_points']:g}); {where}. Try more --representative windows or --mode float32")
+    return f"{'; '.join(report['refused_because'])}; {where}. To keep the converted model close to float, {ADVICE}"

@@ -2,7 +2,8 @@
 
 Scores the float Keras model, the .tflite under LiteRT through the device runtime's Classifier (default
 delegates off, so int8 kernels are the reference ones that TFLM also uses) and the .tflite under TFLM on
-the host, all on the test subjects.
+the host, all on the test subjects: overall, per class (recall float vs converted, for the guard in
+convert/guard.py) and per subject, with the share of int8 inputs that saturate.
 """
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.guard import quality_drops
 from convert.tflm_probe import run_tflm
 from device_runtime import preprocess
 from device_runtime.contract import Contract
 from device_runtime.interpreter import Classifier
+from train.data.windows import Windows
 from train.evaluate_tflite import model_input
-from train.metrics import classification_report
-from train.report_table import markdown_table
+from train.metrics import classification_report, per_subject
+from train.report_table import markdown_table, per_subject_lines
+from train.robustness import robustness_lines
 
 PROBE_ARENA = 1 << 20  # generous arena for the measuring run; the measured size is then confirmed alone
 
@@ -37,27 +41,37 @@ def measure_tflm(model_path: Path, inputs: np.ndarray) -> dict:
             "arena_error": why_small}
 
 
-def validate(model_path: Path, float_model, test_x: np.ndarray, test_y: np.ndarray, contract: Contract,
-             on_tflm: bool) -> dict:
+def validate(model_path: Path, float_model, test: Windows, contract: Contract, on_tflm: bool) -> dict:
     """Float, LiteRT and (if `on_tflm`) TFLM scores of the model at `model_path` (an absolute path: the TFLM
-    probe runs in a child process) on normalised test windows."""
+    probe runs in a child process) on the normalised test windows."""
     names, quantization = contract.class_names, contract.quantization
-    float_scores = float_model.predict(test_x, batch_size=512, verbose=0)
-    inputs = model_input(test_x, quantization)
+    float_scores = float_model.predict(test.x, batch_size=512, verbose=0)
+    inputs = model_input(test.x, quantization)
     lite_scores = Classifier(model_path, contract).predict(inputs)
     key = "int8" if quantization else "tflite"
     report = {
-        "float": classification_report(test_y, float_scores.argmax(1), names),
-        key: classification_report(test_y, lite_scores.argmax(1), names),
+        "float": classification_report(test.y, float_scores.argmax(1), names),
+        key: classification_report(test.y, lite_scores.argmax(1), names),
         "agreement": {f"float_vs_{key}_argmax": float((float_scores.argmax(1) == lite_scores.argmax(1)).mean())},
+        "per_subject": per_subject(test.y, lite_scores.argmax(1), test.subjects),
     }
     report["per_class_f1_delta"] = {
         n: report[key]["per_class"][n]["f1"] - report["float"]["per_class"][n]["f1"] for n in names
     }
-    report["accuracy_drop_points"] = 100 * (report["float"]["accuracy"] - report[key]["accuracy"])
+    report.update(quality_drops(report["float"], report[key]))
+    if quantization:
+        report["input_saturation"] = saturation(inputs, contract.channels)
     if on_tflm:
-        report.update(_tflm_agreement(model_path, inputs, lite_scores, test_y, contract, report["agreement"]))
+        report.update(_tflm_agreement(model_path, inputs, lite_scores, test.y, contract, report["agreement"]))
     return report
+
+
+def saturation(inputs: np.ndarray, channels: list[str]) -> dict:
+    """Share of int8 input values at -128 or 127, overall and per channel: clipped values are information
+    the model never sees, and a channel whose outliers set a shared scale leaves the others few steps."""
+    at_rail = (inputs == -128) | (inputs == 127)
+    return {"overall": float(at_rail.mean()),
+            "per_channel": {name: float(at_rail[..., i].mean()) for i, name in enumerate(channels)}}
 
 
 def _tflm_agreement(model_path: Path, inputs, lite_scores, test_y, contract: Contract, agreement: dict) -> dict:
@@ -82,8 +96,9 @@ def markdown(report: dict) -> str:
     scored = [("float (Keras)", report["float"]), (f"{key} (LiteRT)", report[key])]
     if "tflm" in report:
         scored.append((f"{key} (TFLM, host)", report["tflm"]))
-    per_class = [(name, f"{report['float']['per_class'][name]['f1']:.3f}", f"{report[key]['per_class'][name]['f1']:.3f}",
-                  f"{delta:+.3f}") for name, delta in report["per_class_f1_delta"].items()]
+    per_class = [(name, f"{report['float']['per_class'][name]['recall']:.3f}", f"{report[key]['per_class'][name]['recall']:.3f}",
+                  f"{report['class_recall_drop_points'][name]:+.2f}", f"{report['float']['per_class'][name]['f1']:.3f}",
+                  f"{report[key]['per_class'][name]['f1']:.3f}") for name in report["per_class_f1_delta"]]
     weights = f" ({report['weight_quantization']} weights)" if report.get("weight_quantization") else ""
     lines = [
         f"# {report['model']}: conversion report",
@@ -93,15 +108,20 @@ def markdown(report: dict) -> str:
         f"windows). Representative set: {report['representative']['windows']} training windows from "
         f"{len(report['representative']['subjects'])} training subjects, stratified by class and subject.",
         "",
+        *[f"**Refused: {problem}.**\n" for problem in report.get("refused_because", [])],
         markdown_table(["", "accuracy", "macro-F1"], [(n, f"{100 * m['accuracy']:.2f}%", f"{m['macro_f1']:.4f}") for n, m in scored]),
         "",
-        markdown_table(["class", "float F1", "converted F1", "delta"], per_class),
+        markdown_table(["class", "float recall", "converted recall", "recall drop (points)", "float F1", "converted F1"], per_class),
         "",
         markdown_table(["measure", "value"], _measures(report)),
+        "",
+        *per_subject_lines(report["per_subject"]),
     ]
     if report.get("tflm_run") and not report["tflm_run"]["runs"]:
-        lines.append(f"\nTFLM could not run the model: {report['tflm_run']['error']}")
-    return "\n".join(lines) + "\n"
+        lines.append(f"TFLM could not run the model: {report['tflm_run']['error']}\n")
+    if "robustness" in report:
+        lines += robustness_lines(report["robustness"])
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _measures(report: dict) -> list[tuple[str, str]]:
@@ -112,9 +132,16 @@ def _measures(report: dict) -> list[tuple[str, str]]:
         rows.append(("TFLM arena (64-bit host, measured)", f"{report['arena_bytes']:,} bytes, {confirmed}"))
     for name, value in report["agreement"].items():
         rows.append((name.replace("_", " "), f"{100 * value:.2f}%" if "argmax" in name else f"{value:g}"))
+    if "input_saturation" in report:
+        shares = report["input_saturation"]
+        rows.append(("int8 inputs at -128/127", f"{100 * shares['overall']:.3f}% (" + ", ".join(
+            f"{name} {100 * share:.3f}%" for name, share in shares["per_channel"].items()) + ")"))
     return rows + [
         ("ops", ", ".join(report["ops"])),
         ("MACs per inference", f"{report['macs']:,}"),
         ("parameters", f"{report['params']:,}"),
         ("accuracy drop", f"{report['accuracy_drop_points']:.2f} points (limit {report['max_drop_points']:g})"),
+        ("macro-F1 drop", f"{report['macro_f1_drop_points']:.2f} points (limit {report['max_drop_points']:g})"),
+        ("largest class recall drop", f"{max(report['class_recall_drop_points'].values()):.2f} points "
+                                      f"(limit {report['max_class_drop_points']:g})"),
     ]

@@ -165,5 +165,5 @@ def converted(trained) -> Path:
     from convert.pipeline import convert_run
 
     out = trained.parent.parent / "converted" / "m.tflite"
-    convert_run(trained, out, max_drop=100)
+    convert_run(trained, out, max_drop=100, max_class_drop=100)
     return out

@@ -29,11 +29,12 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def recipe_from_args(args: argparse.Namespace) -> dict:
+    """The config file's tables overridden by --set and the model and training options given."""
     config = config_from_args(args)
     if args.model and args.model != config["model"].get("family", "cnn"):
         # The config's [model] settings belong to its own family: start from the new family's defaults.
-        print(f"har train: --model {args.model}: using {args.model}'s default settings instead of the config's [model]",
+        print(f"har: --model {args.model}: using {args.model}'s default settings instead of the config's [model]",
               file=sys.stderr)
         config["model"] = {}
     for key, section, name in (
@@ -41,8 +42,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         ("batch_size", "train", "batch_size"), ("learning_rate", "train", "learning_rate"),
         ("target_column", "data", "target_column"),
     ):
-        if getattr(args, key) is not None:
+        if getattr(args, key, None) is not None:
             config[section][name] = getattr(args, key)
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = recipe_from_args(args)
     if args.task == "regression" and not config["data"].get("target_column"):
         raise ValueError("--task regression needs --target-column (a numeric column of the CSV files)")
     if args.task == "classification" and config["data"].get("target_column"):
@@ -88,7 +94,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.checkpoint != "final":
             raise ValueError("--checkpoint chooses a run's Keras model; a .tflite is one model already")
         out = Path(args.out or Path(args.run).with_suffix("").name + "_evaluation").absolute()
-        metrics = evaluate_tflite(args.run, data_config_for(args.run, data_overrides(args)), out)
+        metrics = evaluate_tflite(args.run, data_config_for(args.run, data_overrides(args)), out, args.robustness)
     else:
         from train.evaluate import evaluate_run, evaluation_folder
         from train.run import resolve
@@ -97,10 +103,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"--{given[0].replace('_', '-')}: a run is evaluated on its own data into "
                              "RUN/evaluation/; --out and the data options are for a .tflite")
-        metrics = evaluate_run(args.run, args.checkpoint)
+        metrics = evaluate_run(args.run, args.checkpoint, args.robustness)
         out = evaluation_folder(resolve(args.run), args.checkpoint)
     print(Path(args.run).name + ": " + _headline(metrics))
     print((out / "report.md").read_text())
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from train.run import run_folder
+    from train.run_config import RunConfig
+
+    config = RunConfig.from_dict(recipe_from_args(args))
+    name = args.name if args.name is not None else config.family
+    run_folder(args.runs, f"tune-{name}")  # a bad --name or --runs is refused before TensorFlow loads
+
+    from train.tune import tune
+
+    folder, cv, final = tune(config, args.cv, args.runs, name, args.seeds if args.final else None)
+    mean, std = cv["mean"], cv["std"]
+    print(f"{folder}: {args.cv}-fold cross-validation, macro-F1 {mean['macro_f1']:.4f} ± {std['macro_f1']:.4f}, "
+          f"accuracy {100 * mean['accuracy']:.2f}% ± {100 * std['accuracy']:.2f}; report: {folder / 'cv.md'}")
+    if final:
+        gap = final["cv_minus_test_points"]
+        print(f"test subjects, {args.seeds} seeds: macro-F1 {final['test_mean']['macro_f1']:.4f}, accuracy "
+              f"{100 * final['test_mean']['accuracy']:.2f}% (CV minus test: {gap['accuracy']:+.2f} points); "
+              f"report: {folder / 'final.md'}")
     return 0
 
 
@@ -117,7 +145,7 @@ def cmd_evaluate_stream(args: argparse.Namespace) -> int:
 
 def register(stages) -> None:
     """Add this stage's subcommands to har's parser."""
-    for add in (_add_data, _add_train, _add_evaluate, _add_evaluate_stream):
+    for add in (_add_data, _add_train, _add_tune, _add_evaluate, _add_evaluate_stream):
         add(stages)
 
 
@@ -151,22 +179,49 @@ def _add_train(stages) -> None:
         "  har train --data recordings/ --format csv --task regression --target-column speed",
     )
     add_data_options(train)
-    group = train.add_argument_group("model and training")
+    group = _add_recipe_options(train, "run name, the folder under --runs (default FAMILY-seedN)")
+    group.add_argument("--task", choices=["classification", "regression"], default="classification",
+                       help="regression predicts the window mean of --target-column (CSV data)")
+    group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace a finished run of the same name (an interrupted run of the same config resumes)")
+    train.set_defaults(func=cmd_train)
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser, name_help: str):
+    """The model and training options `har train` and `har tune` share; returns their group."""
+    group = parser.add_argument_group("model and training")
     group.add_argument("--model", choices=["cnn", "mlp", "lstm", "convlstm"], help="model family (default cnn)")
-    group.add_argument("--name", help="run name, the folder under --runs (default FAMILY-seedN)")
+    group.add_argument("--name", help=name_help)
     group.add_argument("--runs", default="runs", help="folder of all runs (default runs/)")
     group.add_argument("--epochs", type=int, help="epochs (default 100; early stopping, if switched on, may end sooner)")
     group.add_argument("--batch-size", type=int, help="default 32")
     group.add_argument("--learning-rate", type=float, help="Adam's initial rate, cosine-decayed (default 0.002)")
     group.add_argument("--seed", type=int, help="seed for weights, shuffling and augmentation (default 0)")
-    group.add_argument("--task", choices=["classification", "regression"], default="classification",
-                       help="regression predicts the window mean of --target-column (CSV data)")
-    group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
     group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override any config value, e.g. --set train.patience=30 (repeatable)")
-    group.add_argument("--overwrite", action="store_true",
-                       help="replace a finished run of the same name (an interrupted run of the same config resumes)")
-    train.set_defaults(func=cmd_train)
+    return group
+
+
+def _add_tune(stages) -> None:
+    tune = stages.add_parser(
+        "tune",
+        help="score a recipe by cross-validation over the non-test subjects; --final: then the test subjects once",
+        description="Grouped K-fold cross-validation of one recipe (the options of `har train`) over the subjects "
+        "outside the test split: folds of whole subjects dealt round-robin in subject order, each trained with "
+        "the real pipeline and scored at the end of training on its held-out subjects (accuracy, macro-F1, "
+        "per-subject accuracy, and the float model with the gyro window mean removed and with a 0.1 rad/s gyro "
+        "bias). The test subjects are never scored here. Writes RUNS/tune-NAME/cv.json and cv.md (each fold, "
+        "mean and standard deviation). --final then trains the recipe on the standard split with --seeds seeds "
+        "and scores the test subjects once, beside the CV figure and the gap (final.json, final.md). Rerunning "
+        "the same command retrains nothing already finished.",
+    )
+    add_data_options(tune)
+    group = _add_recipe_options(tune, "the recipe's name: its folder is RUNS/tune-NAME (default FAMILY)")
+    group.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default 5)")
+    group.add_argument("--final", action="store_true", help="then train on the standard split and score the test subjects")
+    group.add_argument("--seeds", type=int, default=3, help="--final: seeds, from --seed on (default 3)")
+    tune.set_defaults(func=cmd_tune)
 
 
 def _add_evaluate(stages) -> None:
@@ -184,6 +239,9 @@ def _add_evaluate(stages) -> None:
     evaluate.add_argument("--checkpoint", choices=["final", "best"], default="final",
                           help="for a run: final (model.keras, default) or best (checkpoints/best.keras; "
                           "reports in RUN/evaluation-best/)")
+    evaluate.add_argument("--robustness", action="store_true",
+                          help="add the robustness section: sensor errors (gyro and accelerometer bias, de-meaned "
+                          "gyro, gain, noise, sample rate) and sensor rotations, each scored on the test windows")
     add_data_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 

@@ -2,32 +2,56 @@
 
 Writes metrics.json, confusion.json, confusion.txt, confusion.png and report.md, each atomically, to
 runs/NAME/evaluation/ (evaluation-best/ for --checkpoint best), or for a .tflite (train/evaluate_tflite.py)
-to the folder given. TensorFlow is imported only to evaluate a Keras run.
+to the folder given. Every classification report has per-subject accuracy; --robustness adds the
+robustness section (train/robustness.py). TensorFlow is imported only to evaluate a Keras run.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
-from train.data.dataset import prepare
+from train.data.dataset import DataConfig, Prepared, prepare
 from train.metrics import format_confusion, plot_confusion, subject_order
-from train.report_table import markdown_table
+from train.report_table import markdown_table, per_subject_lines
 from train.run import load, resolve, training_summary
 
 
-def evaluate_run(path: str | Path, checkpoint: str = "final") -> dict:
-    """Metrics of a run's final (model.keras) or best (checkpoints/best.keras) model on its test subjects."""
+def prepare_raw(data: DataConfig, contract: Contract) -> tuple[Prepared, dict[str, np.ndarray]]:
+    """`prepare(data, contract)` plus each split's raw windows, which the robustness cases perturb.
+
+    The data is prepared once with an identity normalisation (x - 0) / 1, which leaves float32 values as
+    read, then normalised with the contract's own arithmetic: the normalised windows are bit for bit those
+    of `prepare(data, contract)`, and no inverse normalisation rounds the raw ones."""
+    channels = len(contract.channels)
+    prepared = prepare(data, dataclasses.replace(contract, norm_mean=[0.0] * channels, norm_std=[1.0] * channels))
+    raw = {name: split.x for name, split in prepared.splits.items()}
+    for split in prepared.splits.values():
+        split.x = contract.normalise(split.x)
+    return dataclasses.replace(prepared, contract=contract), raw
+
+
+def evaluate_run(path: str | Path, checkpoint: str = "final", with_robustness: bool = False) -> dict:
+    """Metrics of a run's final (model.keras) or best (checkpoints/best.keras) model on its test subjects,
+    with the float model's robustness section if asked."""
     run = resolve(path)
     training = training_summary(run)
     config, contract, model = load(run, checkpoint)  # imports TensorFlow once the files pass their checks
     from train.fit import score
     from train.models import count_macs
 
-    test = prepare(config.data, contract).splits["test"]
+    prepared, raw = prepare_raw(config.data, contract)
+    test = prepared.splits["test"]
     metrics = score(model, test, contract)
+    if with_robustness and contract.task == "classification":
+        from train.robustness import keras_predictor, robustness
+
+        metrics["robustness"] = robustness(keras_predictor(model), contract, raw["test"], test.y)
     metrics.update(
         run=run.name,
         family=config.family if checkpoint == "final" else f"{config.family}, best checkpoint",
@@ -85,6 +109,7 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
         "",
         markdown_table(["class", "precision", "recall", "F1", "windows"], rows),
         "",
+        *per_subject_lines(metrics.get("per_subject", {})),
         "Confusion matrix (rows: true, columns: predicted), also in confusion.png:",
         "",
         "```",
@@ -92,4 +117,8 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
         "```",
         "",
     ]
+    if "robustness" in metrics:
+        from train.robustness import robustness_lines
+
+        lines += robustness_lines(metrics["robustness"])
     return "\n".join(lines)

@@ -20,12 +20,12 @@ from device_runtime.files import atomic_write
 from device_runtime.interpreter import Classifier
 from device_runtime.smoothing import DEFAULT_VOTES, make_smoother
 from device_runtime.stream import WindowStream
-from train.data.dataset import DataConfig, class_mapping, load_recordings, prepare
+from train.data.dataset import DataConfig, class_mapping, load_recordings
 from train.data.recording import UNLABELLED
 from train.data.split import split_subjects
-from train.evaluate import write_reports
+from train.evaluate import prepare_raw, write_reports
 from train.evaluate_plots import plot_sweep, plot_timeline
-from train.metrics import classification_report, subject_order
+from train.metrics import classification_report, per_subject, subject_order
 from train.report_table import markdown_table
 from train.stream_metrics import OTHER, stream_report
 
@@ -59,16 +59,24 @@ def model_input(x: np.ndarray, quantization: dict | None) -> np.ndarray:
     return preprocess.quantize(x, quantization["input_scale"], quantization["input_zero_point"])
 
 
-def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path) -> dict:
-    """A .tflite on the test subjects of `data`, run the way the device runs it (its embedded contract)."""
+def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path, with_robustness: bool = False) -> dict:
+    """A .tflite on the test subjects of `data`, run the way the device runs it (its embedded contract), with
+    each subject's accuracy and, if asked, the robustness section."""
+    from train.robustness import device_predictor, robustness
+
     path, out = Path(path).absolute(), Path(out).absolute()
     contract = load_contract(path)
-    test = prepare(data, contract).splits["test"]
+    prepared, raw = prepare_raw(data, contract)
+    test = prepared.splits["test"]
     classifier = Classifier(path, contract)
-    scores = classifier.predict(model_input(test.x, contract.quantization))
-    metrics = classification_report(test.y, scores.argmax(axis=1), contract.class_names)
+    predict = device_predictor(classifier, contract)
+    predicted = predict(test.x).argmax(axis=1)
+    metrics = classification_report(test.y, predicted, contract.class_names)
     metrics.update(run=path.name, family=f"{path.name} ({classifier.interpreter_name})", params=None, macs=None,
-                   test_subjects=subject_order(test.subjects.tolist()))
+                   test_subjects=subject_order(test.subjects.tolist()),
+                   per_subject=per_subject(test.y, predicted, test.subjects))
+    if with_robustness:
+        metrics["robustness"] = robustness(predict, contract, raw["test"], test.y)
     write_reports(metrics, contract, out, f"{path.name}: test subjects")
     return metrics
 

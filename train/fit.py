@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
 from train.data.dataset import Prepared, prepare
-from train.metrics import classification_report, plot_confusion, regression_report
+from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
+from train.robustness import gyro_bias_scale
 from train.run import finish, load_keras, prepare_folder, run_folder, save_keras
 from train.run_config import RunConfig, TrainConfig
 
@@ -50,11 +52,14 @@ def class_weight_map(config: TrainConfig, y: np.ndarray, class_names: list[str])
 
 
 def score(model, split, contract) -> dict:
-    """Metrics of a Keras model on one split of normalised windows."""
+    """Metrics of a Keras model on one split of normalised windows, with each subject's accuracy."""
     outputs = model.predict(split.x, batch_size=512, verbose=0)
     if contract.task == "regression":
         return regression_report(split.y, outputs)
-    return classification_report(split.y, outputs.argmax(axis=1), contract.class_names)
+    predicted = outputs.argmax(axis=1)
+    report = classification_report(split.y, predicted, contract.class_names)
+    report["per_subject"] = per_subject(split.y, predicted, split.subjects)
+    return report
 
 
 class Checkpoints(keras.callbacks.Callback):
@@ -94,25 +99,33 @@ class Checkpoints(keras.callbacks.Callback):
                 tf.summary.image("validation_confusion_matrix", tf.image.decode_png(buffer.getvalue())[None], step=epoch)
 
 
-def _augmenter(config: TrainConfig, seed: int):
+def _augmenter(config: TrainConfig, contract: Contract):
     import tensorflow as tf
+
+    bias = tf.constant(gyro_bias_scale(contract, config.augment_gyro_bias))  # normalised units per channel
 
     def augment(x, y, *rest):
         """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
-        tells sitting from standing) is kept; rotations and plain amplitude scaling blur it."""
+        tells sitting from standing) is kept; rotations and plain amplitude scaling blur it. A random gyro
+        bias per window (augment_gyro_bias) makes the gyro's mean, which real sensors get wrong, useless as
+        a cue."""
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
         x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
+        if config.augment_gyro_bias:
+            x += tf.random.uniform((tf.shape(x)[0], 1, x.shape[2]), -1.0, 1.0) * bias
         return (x, y, *rest)
 
     return augment
 
 
-def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite: bool = False) -> Path:
+def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite: bool = False,
+              quiet: bool = False) -> Path:
     """Train one model into RUNS/NAME; resume if it holds an interrupted run of the same config.
 
     `overwrite` replaces a finished run, or an unfinished one with another config (never a folder that
-    `har train` did not make, and only once the data has loaded)."""
+    `har train` did not make, and only once the data has loaded). `quiet`: no line per epoch (`har tune`
+    trains many runs and prints one line per run instead)."""
     run = run_folder(runs, name)
     resolved = config.to_dict()
     prepared, resuming = prepare_folder(run, resolved, overwrite, lambda: prepare(config.data))
@@ -129,7 +142,7 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
         validation_data=(prepared.splits["validation"].x, prepared.splits["validation"].y),
         epochs=config.train.epochs,
         callbacks=_callbacks(run, config, prepared),
-        verbose=1 if sys.stdout.isatty() else 2,
+        verbose=0 if quiet else 1 if sys.stdout.isatty() else 2,
     )
     fit_seconds = time.perf_counter() - start
     best_epoch = json.loads((run / "checkpoints" / "best.json").read_text())["epoch"]
@@ -148,7 +161,8 @@ def _compiled_model(config: RunConfig, prepared: Prepared) -> keras.Model:
     regression = contract.task == "regression"
     n_outputs = 1 if regression else len(contract.class_names)
     head = config.train.output_activation if regression else "softmax"
-    model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head)
+    model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head,
+                        channel_names=contract.channels)
     steps = int(np.ceil(len(prepared.splits["train"]) / config.train.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.train.learning_rate, config.train.epochs * steps)
     model.compile(
@@ -170,7 +184,7 @@ def _training_data(config: TrainConfig, prepared: Prepared):
         tf.data.Dataset.from_tensor_slices((train.x, train.y, sample_weight))
         .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .map(_augmenter(config, config.seed))
+        .map(_augmenter(config, contract))
         .prefetch(2)
     )
 

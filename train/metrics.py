@@ -43,6 +43,16 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     }
 
 
+def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray) -> dict[str, dict]:
+    """subject -> {windows, accuracy}, in subject order: a model that fails one person hides in the mean."""
+    y_true, y_pred, subjects = np.asarray(y_true), np.asarray(y_pred), np.asarray(subjects).astype(str)
+    figures = {}
+    for subject in subject_order(subjects.tolist()):
+        mine = subjects == subject
+        figures[subject] = {"windows": int(mine.sum()), "accuracy": float((y_true[mine] == y_pred[mine]).mean())}
+    return figures
+
+
 def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     error = np.asarray(y_pred, dtype=np.float64).ravel() - np.asarray(y_true, dtype=np.float64).ravel()
     return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean())), "windows": int(error.size)}

@@ -1,8 +1,9 @@
 """The four model families, in the Keras 2 API (tf_keras): the one API whose LSTM converts to the fused
 int8 op that TensorFlow Lite Micro runs.
 
-`build_model` takes `batch_size`: None for training, 1 for the export graph the converter wants, and
-`head`: the output activation ("softmax" for classification, "linear" or "relu" for regression).
+`build_model` takes `batch_size`: None for training, 1 for the export graph the converter wants,
+`head`: the output activation ("softmax" for classification, "linear" or "relu" for regression), and
+`channel_names`: the contract's channels, which a recipe may select by name (the CNN's gravity branch).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ layers = keras.layers
 
 # Hyperparameters of each family; [model] in the config file overrides any of them.
 DEFAULTS: dict[str, dict] = {
-    "cnn": {"filters": [24, 48, 64], "kernels": [9, 7, 5], "dropout": 0.3, "gravity_branch": True},
+    "cnn": {"filters": [24, 48, 64], "kernels": [9, 7, 5], "dropout": 0.3, "gravity_branch": True,
+            "gravity_channels": "all"},
     "mlp": {"units": [256, 256], "dropout": 0.3},
     "lstm": {"units": [32, 32], "dropout": 0.3},
     "convlstm": {"filters": [32, 32], "kernels": [5, 5], "lstm_units": 32, "dropout": 0.3},
@@ -34,13 +36,14 @@ def _head(x, n_outputs: int, head: str):
     return layers.Dense(n_outputs, activation=head, name="output")(x)
 
 
-def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch):
+def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch, gravity_channels, channel_names):
     """Temporal convolutions and global average pooling: small, fast, int8-friendly.
 
     The convolutions are Conv2D with (1, k) kernels over a (1, T, C) view of the window: the same
     arithmetic as Conv1D, but the .tflite needs no EXPAND_DIMS/SQUEEZE reshapes around every layer (fewer
     ops and tensors: a smaller flatbuffer and less work on the microcontroller). The optional gravity
-    branch feeds the window's mean of every input channel straight to the classifier."""
+    branch feeds window means straight to the classifier: of every channel ("all"), or of the
+    accelerometer's only ("acc")."""
     x = layers.Reshape((1, *inputs.shape[1:]))(inputs)
     for f, k in zip(filters, kernels):
         x = layers.Conv2D(f, (1, k), padding="same", use_bias=False)(x)
@@ -51,9 +54,32 @@ def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch):
     x = layers.Dropout(dropout)(x)
     if not gravity_branch:
         return _head(x, n_outputs, head)
-    gravity = layers.GlobalAveragePooling1D(name="channel_means")(inputs)
+    gravity = _gravity_means(inputs, gravity_channels, channel_names)
     logits = layers.Add()([layers.Dense(n_outputs)(x), layers.Dense(n_outputs, name="gravity")(gravity)])
     return layers.Activation(head, name="output")(logits)
+
+
+def _gravity_means(inputs, gravity_channels: str, channel_names: list[str] | None):
+    """The window means the gravity branch sees. "acc" keeps the accelerometer's (channels named acc_*):
+    where gravity falls tells posture, while a gyro's mean is its bias, or how one building's stairs turn,
+    a shortcut that fails on another device. Selected by cropping, which converts to STRIDED_SLICE."""
+    means = layers.GlobalAveragePooling1D(name="channel_means")(inputs)
+    if gravity_channels not in ("all", "acc"):
+        raise ValueError(f"gravity_channels = {gravity_channels!r}: choose 'all' or 'acc'")
+    names = list(channel_names or [])
+    picked = [i for i, name in enumerate(names) if name.startswith("acc_")]
+    if gravity_channels == "all" or len(picked) == inputs.shape[-1]:
+        return means
+    if not picked:
+        raise ValueError(f"gravity_channels = 'acc' feeds the gravity branch from accelerometer channels (named "
+                         f"acc_*), and the data's channels are {names or 'unnamed'}; set model.gravity_channels = 'all'")
+    count = inputs.shape[-1]
+    column = layers.Reshape((count, 1))(means)
+    starts = [i for i in picked if i - 1 not in picked]
+    ends = [i + 1 for i in picked if i + 1 not in picked]
+    parts = [layers.Cropping1D((start, count - end))(column) for start, end in zip(starts, ends)]
+    joined = parts[0] if len(parts) == 1 else layers.Concatenate(axis=1)(parts)
+    return layers.Reshape((len(picked),), name="acc_means")(joined)
 
 
 def mlp(inputs, n_outputs, head, units, dropout):
@@ -86,7 +112,7 @@ def convlstm(inputs, n_outputs, head, filters, kernels, lstm_units, dropout):
 
 def build_model(
     family: str, window: int, channels: int, n_outputs: int, params: dict | None = None,
-    head: str = "softmax", batch_size: int | None = None,
+    head: str = "softmax", batch_size: int | None = None, channel_names: list[str] | None = None,
 ) -> keras.Model:
     if family not in FAMILIES:
         raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
@@ -96,10 +122,13 @@ def build_model(
         raise ValueError(f"[model] unknown keys {sorted(unknown)} for {family}; known: {sorted(settings)}")
     settings.update(params or {})
     inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
+    if family == "cnn":
+        settings["channel_names"] = channel_names
     try:
         outputs = globals()[family](inputs, n_outputs, head, **settings)
     except (TypeError, ValueError) as error:  # e.g. filters = "wide" or a negative dropout from --set
-        raise ValueError(f"[model] {settings} does not build a {family}: {str(error)[:300]}") from None
+        shown = {k: v for k, v in settings.items() if k != "channel_names"}
+        raise ValueError(f"[model] {shown} does not build a {family}: {str(error)[:300]}") from None
     return keras.Model(inputs, outputs, name=family)
 
 

@@ -17,3 +17,13 @@ def markdown_table(headers: Sequence[object], rows: Iterable[Sequence[object]]) 
             raise ValueError(f"a table row has {len(row)} cells for {len(headers)} columns")
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def per_subject_lines(figures: dict[str, dict]) -> list[str]:
+    """The per-subject section of a report: the worst subject first, then every subject's accuracy."""
+    if not figures:
+        return []
+    worst = min(figures, key=lambda s: figures[s]["accuracy"])
+    rows = [(s, f"{100 * f['accuracy']:.2f}%", f["windows"]) for s, f in figures.items()]
+    return [f"Per subject: worst is subject {worst}, {100 * figures[worst]['accuracy']:.2f}% of "
+            f"{figures[worst]['windows']} windows.", "", markdown_table(["subject", "accuracy", "windows"], rows), ""]

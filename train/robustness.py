@@ -1,20 +1,28 @@
-"""How the int8 model holds up when the sensor is not the one it was trained on.
+"""How a model holds up when the sensor is not the one it was trained on.
 
-Each case perturbs the raw test windows the way real hardware or another pipeline would, then runs them
-through the device's own arithmetic (normalise, quantize, device_runtime's Classifier). Sensor errors
-(bias, de-meaned gyro, gain, noise, rate) are summarised by the worst drop against the clean figure;
-rotations of the sensor are reported apart, because posture (sitting versus standing) is read from the
-direction of gravity, so a tilted mount is a different problem from a noisy sensor.
+Each case perturbs raw windows the way real hardware or another pipeline would, then normalises them with
+the contract and asks a `predict(normalised windows) -> probabilities` callable: the device's own
+arithmetic for a converted model (quantize, device_runtime's Classifier), or a float Keras model during
+cross-validation; both go through the same scoring. Sensor errors (bias, de-meaned gyro, gain, noise,
+rate) are summarised by the worst drop against the clean figure; rotations of the sensor are reported
+apart, because posture (sitting versus standing) is read from the direction of gravity, so a tilted mount
+is a different problem from a noisy sensor.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 
-from device_runtime import preprocess
 from device_runtime.contract import Contract
 from device_runtime.interpreter import Classifier
+from train.evaluate_tflite import model_input
 from train.metrics import classification_report
+from train.report_table import markdown_table
 
+Predict = Callable[[np.ndarray], np.ndarray]  # normalised windows -> class probabilities
+# The two cases that expose the gyro-mean shortcut, scored on every cross-validation fold.
+SHORTCUT_CASES = ("gyro_mean_removed", "gyro_bias_0.1rad_s")
 G = 9.80665
 # Typical consumer MEMS noise densities (MPU-6050 class): accelerometer 400 ug/sqrt(Hz), gyroscope
 # 0.005 deg/s/sqrt(Hz); over the Nyquist band of the model's rate they give the white noise's rms.
@@ -24,23 +32,36 @@ GYRO_NOISE_DPS_PER_ROOT_HZ = 0.005
 TO_REFERENCE = {"g": 1.0, "m/s^2": 1 / G, "m/s2": 1 / G, "rad/s": 1.0, "deg/s": np.pi / 180, "dps": np.pi / 180}
 
 
-def _triad(contract: Contract, sensor: str) -> list[int]:
+def triad(contract: Contract, sensor: str) -> list[int]:
     """Indices of sensor_x, sensor_y, sensor_z in the contract's channels, or [] if it lacks them."""
     index = {name: i for i, name in enumerate(contract.channels)}
     names = [f"{sensor}_{axis}" for axis in "xyz"]
     return [index[n] for n in names] if all(n in index for n in names) else []
 
 
-def _per_unit(contract: Contract, channel: int) -> float:
+def per_unit(contract: Contract, channel: int) -> float:
     """How many of this channel's units make one reference unit (g or rad/s); 1 if the unit is unknown."""
     return 1.0 / TO_REFERENCE.get(contract.units[channel], 1.0)
+
+
+def gyro_bias_scale(contract: Contract, rad_s: float) -> np.ndarray:
+    """Per channel, a gyro bias of `rad_s` in normalised units (0 off the gyro): training adds bias to
+    normalised windows, so the rad/s go through the channel's unit and its norm_std, as on the device."""
+    gyro = triad(contract, "gyro")
+    if rad_s and not gyro:
+        raise ValueError(f"train.augment_gyro_bias = {rad_s:g} adds a bias to gyro_x, gyro_y and gyro_z, and the data's "
+                         f"channels are {contract.channels}; set it to 0")
+    scale = np.zeros(len(contract.channels), np.float32)
+    for c in gyro:
+        scale[c] = rad_s * per_unit(contract, c) / contract.norm_std[c]
+    return scale
 
 
 def _bias(raw, contract, channels, size, rng):
     out = raw.copy()
     for c in channels:
         signs = rng.choice([-1.0, 1.0], size=(len(raw), 1))
-        out[:, :, c] += signs * size * _per_unit(contract, c)
+        out[:, :, c] += signs * size * per_unit(contract, c)
     return out
 
 
@@ -56,7 +77,7 @@ def _noise(raw, contract, acc, gyro, rng):
     band = np.sqrt(contract.sample_rate_hz / 2)
     for channels, density in ((acc, ACC_NOISE_G_PER_ROOT_HZ), (gyro, GYRO_NOISE_DPS_PER_ROOT_HZ * np.pi / 180)):
         for c in channels:
-            out[:, :, c] += rng.normal(0, density * band * _per_unit(contract, c), size=out.shape[:2])
+            out[:, :, c] += rng.normal(0, density * band * per_unit(contract, c), size=out.shape[:2])
     return out
 
 
@@ -84,7 +105,7 @@ def _rotate(raw, triads, axis, degrees):
 def perturbations(raw: np.ndarray, contract: Contract, seed: int = 0) -> dict[str, tuple[str, np.ndarray]]:
     """name -> (kind, perturbed raw windows); kind is "sensor" or "rotation"."""
     rng = np.random.default_rng(seed)
-    acc, gyro = _triad(contract, "acc"), _triad(contract, "gyro")
+    acc, gyro = triad(contract, "acc"), triad(contract, "gyro")
     cases: dict[str, tuple[str, np.ndarray]] = {}
     if gyro:
         for size in (0.05, 0.1, 0.3):
@@ -106,21 +127,35 @@ def perturbations(raw: np.ndarray, contract: Contract, seed: int = 0) -> dict[st
     return cases
 
 
-def _score(classifier: Classifier, contract: Contract, raw: np.ndarray, y: np.ndarray) -> dict:
-    z = contract.normalise(raw)
-    q = contract.quantization
-    inputs = preprocess.quantize(z, q["input_scale"], q["input_zero_point"]) if q else z
-    report = classification_report(y, classifier.predict(inputs).argmax(axis=1), contract.class_names)
+def device_predictor(classifier: Classifier, contract: Contract) -> Predict:
+    """What the device computes: normalised windows quantized (for an int8 model) and run by the Classifier."""
+    return lambda z: classifier.predict(model_input(z, contract.quantization))
+
+
+def keras_predictor(model) -> Predict:
+    """A float Keras model as a Predict, for scoring before conversion."""
+    return lambda z: model.predict(z, batch_size=512, verbose=0)
+
+
+def _score(predict: Predict, contract: Contract, raw: np.ndarray, y: np.ndarray) -> dict:
+    report = classification_report(y, predict(contract.normalise(raw)).argmax(axis=1), contract.class_names)
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
 
-def robustness(classifier: Classifier, contract: Contract, raw: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
-    """The `robustness` section of a report: clean and perturbed figures, and the worst sensor-error drop."""
-    clean = _score(classifier, contract, raw, y)
+def robustness(model: Classifier | Predict, contract: Contract, raw: np.ndarray, y: np.ndarray, seed: int = 0,
+               cases: Iterable[str] | None = None) -> dict:
+    """The `robustness` section of a report: clean and perturbed figures, and the worst sensor-error drop.
+
+    `model` is a converted model's Classifier or any Predict; `cases` limits the section to those names."""
+    predict = device_predictor(model, contract) if isinstance(model, Classifier) else model
+    wanted = None if cases is None else set(cases)
+    clean = _score(predict, contract, raw, y)
     section: dict = {"clean": clean, "rotation": {}}
     drops = []
     for name, (kind, windows) in perturbations(raw, contract, seed).items():
-        figures = _score(classifier, contract, windows, y)
+        if wanted is not None and name not in wanted:
+            continue
+        figures = _score(predict, contract, windows, y)
         figures["drop_points"] = round(100 * (clean["accuracy"] - figures["accuracy"]), 2)
         if kind == "rotation":
             section["rotation"][name] = figures
@@ -129,3 +164,20 @@ def robustness(classifier: Classifier, contract: Contract, raw: np.ndarray, y: n
             drops.append(figures["drop_points"])
     section["worst_drop_points"] = max(drops) if drops else 0.0
     return section
+
+
+def robustness_lines(section: dict) -> list[str]:
+    """The robustness section of a Markdown report: sensor errors, then rotations of the mount."""
+    def rows(cases: dict) -> list[tuple]:
+        return [(name, f"{100 * f['accuracy']:.2f}%", f"{f['macro_f1']:.4f}", f"{f['drop_points']:+.2f}")
+                for name, f in cases.items()]
+
+    sensor = {k: v for k, v in section.items() if isinstance(v, dict) and "drop_points" in v}
+    headers = ["case", "accuracy", "macro-F1", "drop (points)"]
+    lines = ["## Robustness", "", f"Clean: {100 * section['clean']['accuracy']:.2f}%, macro-F1 "
+             f"{section['clean']['macro_f1']:.4f}. Worst sensor-error drop: {section['worst_drop_points']:.2f} points.",
+             "", markdown_table(headers, rows(sensor)), ""]
+    if section["rotation"]:
+        lines += ["Sensor rotated (posture is read from the direction of gravity, so this measures how exactly "
+                  "the device must be mounted as in training):", "", markdown_table(headers, rows(section["rotation"])), ""]
+    return lines

@@ -25,6 +25,7 @@ class TrainConfig:
     warmup_epochs: int = 10  # ...never before this epoch (3 validation subjects make early epochs noisy)
     augment_scale: float = 0.1  # random scaling of each window's motion (around its mean) by 1 +- this
     augment_noise: float = 0.05  # Gaussian noise (in normalised units) added to training windows
+    augment_gyro_bias: float = 0.0  # rad/s: a random constant bias per window and gyro axis, up to this size
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
     loss: str = "mse"  # regression only: "mse" or "mae"
     output_activation: str = "linear"  # regression only: "linear" or "relu"

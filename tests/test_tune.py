@@ -1,0 +1,65 @@
+"""`har tune`: folds of whole subjects outside the test split, and a tiny cross-validation end to end."""
+import json
+
+import numpy as np
+import pytest
+
+from train.data import hapt
+from train.tune import folds, split_of
+from train.tune_report import summarise
+
+
+def test_folds_are_disjoint_cover_the_non_test_subjects_and_never_a_test_one(hapt_prepared):
+    cv_subjects, test = split_of(hapt_prepared.summary)
+    assert test == list(hapt.UCI_HAR_TEST_SUBJECTS)
+    expected = {str(s) for s in range(1, 31)} - set(test)
+    for k in (2, 5, len(expected)):
+        groups = folds(cv_subjects, k)
+        flat = [s for group in groups for s in group]
+        assert len(groups) == k and len(flat) == len(set(flat)) == len(expected)
+        assert set(flat) == expected and not set(flat) & set(test)
+        assert max(map(len, groups)) - min(map(len, groups)) <= 1
+    assert folds(cv_subjects, 5) == folds(list(reversed(cv_subjects)), 5)  # from subject order alone
+    assert folds(cv_subjects, 5)[0] == ["1", "8", "17", "25", "30"]  # every fifth of the 21
+
+
+@pytest.mark.parametrize("k", [1, 22])
+def test_impossible_fold_counts_are_refused(k):
+    with pytest.raises(ValueError, match=f"--cv {k}: needs 2 to 21 folds"):
+        folds([str(s) for s in range(1, 22)], k)
+
+
+def test_mean_and_spread_over_folds():
+    def result(accuracy, worst):
+        return {"accuracy": accuracy, "macro_f1": accuracy - 0.01, "robustness": {"clean": {}, "rotation": {},
+                "gyro_mean_removed": {"accuracy": 0.9, "macro_f1": 0.9, "drop_points": 2.0}, "worst_drop_points": 2.0},
+                "per_subject": {"1": {"windows": 10, "accuracy": worst}, "2": {"windows": 10, "accuracy": 1.0}}}
+
+    summary = summarise([result(0.9, 0.8), result(0.8, 0.6)])
+    assert summary["mean"]["accuracy"] == pytest.approx(0.85)
+    assert summary["std"]["accuracy"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert summary["mean"]["worst_subject_accuracy"] == pytest.approx(0.7)
+    assert summary["mean"]["gyro_mean_removed_drop_points"] == 2.0
+    assert summarise([result(0.9, 0.8)])["std"]["accuracy"] == 0.0
+
+
+@pytest.mark.slow
+def test_har_tune_cross_validates_a_tiny_recipe_and_resumes(tmp_path, capsys):
+    from har import main
+
+    args = ["tune", "--cv", "2", "--set", "model.filters=[4,8]", "--set", "model.kernels=[5,5]", "--epochs", "1",
+            "--runs", str(tmp_path), "--name", "tiny"]
+    assert main(args) == 0
+    folder = tmp_path / "tune-tiny"
+    report = json.loads((folder / "cv.json").read_text())
+    assert [f["fold"] for f in report["folds"]] == [1, 2] and report["k"] == 2
+    held_out = [set(f["subjects"]) for f in report["folds"]]
+    assert not held_out[0] & held_out[1] and not (held_out[0] | held_out[1]) & set(report["test_subjects_held_out"])
+    assert report["mean"]["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in report["folds"]]))
+    assert {"macro_f1", "gyro_mean_removed_drop_points", "gyro_bias_0.1rad_s_drop_points"} <= set(report["std"])
+    assert "mean ± sd" in (folder / "cv.md").read_text()
+    assert capsys.readouterr().err.count("har tune: fold") == 2
+    trained_at = (folder / "fold1" / "model.keras").stat().st_mtime_ns
+    assert main(args) == 0
+    assert capsys.readouterr().err.count("already trained") == 2
+    assert (folder / "fold1" / "model.keras").stat().st_mtime_ns == trained_at

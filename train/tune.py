@@ -1,0 +1,125 @@
+"""`har tune`: score a recipe by grouped K-fold cross-validation over the subjects that are not test
+subjects, and with --final train it on the standard split over several seeds and score the test subjects
+once, beside the cross-validation figure.
+
+Why: a recipe chosen by its test-subject score makes that score a selection figure, optimistic for the
+next user. Here every fold holds out whole subjects (the split's training and validation subjects pooled,
+dealt round-robin in subject order), each fold is the real pipeline (`train_run`, the fold's subjects as
+its validation split, the test subjects named as test so they stay out of training), and each is scored at
+the end of training on its held-out subjects: accuracy, macro-F1, per-subject accuracy, and the two
+robustness cases that expose the gyro-mean shortcut, with the float model.
+
+RUNS/tune-NAME/ holds foldI and final-seedS run folders (train/run.py), cv.json/.md and final.json/.md
+(train/tune_report.py). A finished run folder of the same recipe is scored again, never retrained.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from device_runtime.files import atomic_write
+from train.data.dataset import prepare
+from train.metrics import subject_order
+from train.run import RunError, is_finished, load, run_folder
+from train.run_config import RunConfig
+from train.tune_report import cv_markdown, final_markdown, progress_line, summarise
+
+
+def folds(subjects: list[str], k: int) -> list[list[str]]:
+    """K disjoint groups of whole subjects, dealt round-robin in subject order: deterministic, and sizes
+    differing by one at most."""
+    ordered = subject_order(subjects)
+    if not 2 <= k <= len(ordered):
+        raise ValueError(f"--cv {k}: needs 2 to {len(ordered)} folds (the subjects outside the test split: "
+                         f"{' '.join(ordered)})")
+    return [ordered[i::k] for i in range(k)]
+
+
+def split_of(summary: dict) -> tuple[list[str], list[str]]:
+    """(subjects cross-validation deals into folds, test subjects) of the standard split in a data summary."""
+    splits = summary["splits"]
+    return subject_order(splits["train"]["subjects"] + splits["validation"]["subjects"]), list(splits["test"]["subjects"])
+
+
+def with_values(config: RunConfig, section: str, **values) -> RunConfig:
+    """`config` with some [data] or [train] values replaced, checked again as a config file would be."""
+    resolved = config.to_dict()
+    resolved[section].update(values)
+    return RunConfig.from_dict(resolved)
+
+
+def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
+    """The finished run NAME of `config` in `folder`: trained now, resumed, or found finished earlier."""
+    from train.fit import train_run
+    from train.models import keras
+
+    run = run_folder(folder, name)
+    if is_finished(run):
+        if json.loads((run / "config.json").read_text()) != json.loads(json.dumps(config.to_dict())):
+            raise RunError(f"{run}: holds a finished run of another recipe; give this recipe its own --name")
+        return run, "already trained"
+    keras.backend.clear_session()  # one graph per run, not all of them in memory
+    return train_run(config, name, folder, quiet=True), "trained"
+
+
+def score_split(run: Path, split: str) -> dict:
+    """A finished run's final float model on one split of its own data: accuracy, macro-F1, per-subject
+    accuracy and the shortcut cases of train/robustness.py."""
+    from train.evaluate import prepare_raw
+    from train.fit import score
+    from train.robustness import SHORTCUT_CASES, keras_predictor, robustness
+
+    config, contract, model = load(run)
+    prepared, raw = prepare_raw(config.data, contract)
+    windows = prepared.splits[split]
+    metrics = score(model, windows, contract)
+    return {"run": run.name, "subjects": subject_order(windows.subjects.tolist()), "windows": len(windows),
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "per_subject": metrics["per_subject"],
+            "robustness": robustness(keras_predictor(model), contract, raw[split], windows.y, cases=SHORTCUT_CASES)}
+
+
+def cross_validate(config: RunConfig, k: int, folder: Path) -> dict:
+    """Train and score each fold into `folder`; write and return cv.json's content (cv.md beside it)."""
+    if config.data.target_column is not None:
+        raise ValueError("har tune scores classifiers by macro-F1; a regression recipe (target_column) is not supported")
+    cv_subjects, test = split_of(prepare(config.data).summary)
+    results = []
+    for i, subjects in enumerate(folds(cv_subjects, k), 1):
+        fold_config = with_values(config, "data", test_subjects=test, validation_subjects=subjects)
+        run, how = trained(fold_config, f"fold{i}", folder)
+        results.append({"fold": i, **score_split(run, "validation")})
+        print(progress_line(f"fold {i}/{k}", results[-1], how), file=sys.stderr, flush=True)
+    report = {"recipe": config.to_dict(), "k": k, "cv_subjects": cv_subjects, "test_subjects_held_out": test,
+              "folds": results, **summarise(results)}
+    atomic_write(folder / "cv.json", json.dumps(report, indent=2))
+    atomic_write(folder / "cv.md", cv_markdown(report))
+    return report
+
+
+def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
+    """Train the recipe on the standard split with `seeds` seeds and score the test subjects once each;
+    write and return final.json's content (final.md beside it), the CV figure and the gap beside them."""
+    results = []
+    for seed in range(config.train.seed, config.train.seed + seeds):
+        run, how = trained(with_values(config, "train", seed=seed), f"final-seed{seed}", folder)
+        results.append({"seed": seed, **score_split(run, "test")})
+        print(progress_line(f"final seed {seed}", results[-1], how), file=sys.stderr, flush=True)
+    test = summarise(results)
+    gap = {name: 100 * (cv["mean"][name] - test["mean"][name]) for name in ("accuracy", "macro_f1")}
+    report = {"recipe": config.to_dict(), "cv": {"k": cv["k"], "mean": cv["mean"], "std": cv["std"]},
+              "test": results, "test_mean": test["mean"], "test_std": test["std"], "cv_minus_test_points": gap}
+    atomic_write(folder / "final.json", json.dumps(report, indent=2))
+    atomic_write(folder / "final.md", final_markdown(report))
+    return report
+
+
+def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: int | None = None
+         ) -> tuple[Path, dict, dict | None]:
+    """Cross-validate the recipe into RUNS/tune-NAME, then (given final_seeds) its final test-subject runs."""
+    folder = run_folder(runs, f"tune-{name}")
+    if final_seeds is not None and final_seeds < 1:
+        raise ValueError(f"--seeds {final_seeds}: give at least 1")
+    folder.mkdir(parents=True, exist_ok=True)
+    cv = cross_validate(config, k, folder)
+    return folder, cv, final(config, final_seeds, folder, cv) if final_seeds else None
