@@ -41,7 +41,7 @@ def data_config_for(model: str | Path, overrides: dict) -> DataConfig:
     stored = contract.extra.get("data")
     stored = dict(stored) if isinstance(stored, dict) else {}
     if {"path", "format"} & set(overrides):
-        for key in ("path", "format", "test_subjects", "validation_subjects", "classes", "rename"):
+        for key in ("path", "format", "test_subjects", "validation_subjects", "classes", "rename", "units"):
             stored.pop(key, None)
     base = {**stored, "window": contract.window, "stride": contract.stride}
     try:
