@@ -19,7 +19,8 @@ from device_runtime.model_file import ModelError
 from device_runtime.outputs import OutputError, Outputs, open_output
 from device_runtime.runtime import Runtime
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers
-from device_runtime.smoothing import DEFAULT_ALPHA, DEFAULT_HYSTERESIS, DEFAULT_VOTES, make_smoother
+from device_runtime.smoothing import (DEFAULT_ALPHA, DEFAULT_HYSTERESIS, DEFAULT_VOTES, make_smoother,
+                                      make_value_smoother)
 from device_runtime.sources import file_lines, serial_lines, stdin_lines
 from device_runtime.stream import WindowStream
 
@@ -41,6 +42,9 @@ output:
   "window_confidence", "invoke_ms", "latency_ms"}}. "class" is smoothed and "confidence" is how sure the
   smoothing is of it: its share of the votes (vote), its moving-average probability (ema), or the window's
   probability (none). "window_class" is the window's own argmax and "window_confidence" its probability.
+  A regression model prints {{"t_ms", "start_ms", "value", "unit", "window_value", "invoke_ms", "latency_ms"}}
+  instead: "value" in the target's unit ("unit"), the mean (default) or median of the last --votes windows'
+  values (--smoothing mean|median|none), and "window_value" the window's own.
   On exit (end of input, Ctrl-C or SIGTERM, at any moment) a JSON summary goes to stderr; further signals
   are then ignored.
 
@@ -96,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "fast as possible); a gap that restarts the window is not waited for")
     parser.add_argument("--columns", help="comma-separated name of every field of a line "
                         "(default: timestamp_ms followed by the model's channels, or the stream's header)")
-    parser.add_argument("--smoothing", choices=["vote", "ema", "none"], default="vote",
-                        help="vote: majority over --votes windows (default); ema: moving average with hysteresis")
-    parser.add_argument("--votes", type=int, default=DEFAULT_VOTES, help=f"windows in the vote (default {DEFAULT_VOTES})")
+    parser.add_argument("--smoothing", choices=["vote", "ema", "mean", "median", "none"],
+                        help="classifier: vote, majority over --votes windows (default), or ema, moving average "
+                        "with hysteresis; regression: mean (default) or median of the last --votes windows' values")
+    parser.add_argument("--votes", type=int, default=DEFAULT_VOTES,
+                        help=f"windows in the vote, or in the regression mean/median (default {DEFAULT_VOTES})")
     parser.add_argument("--ema-alpha", type=_finite, default=DEFAULT_ALPHA,
                         help=f"EMA weight of the newest window, in (0, 1] (default {DEFAULT_ALPHA})")
     parser.add_argument("--hysteresis", type=_finite, default=DEFAULT_HYSTERESIS,
@@ -157,16 +163,21 @@ def _lines(args: argparse.Namespace):
 
 def start(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Runtime, object]:
     """Everything checked before the first line is read: options, model, columns, input, output."""
-    try:
-        smoother = make_smoother(args.smoothing, args.votes, args.ema_alpha, args.hysteresis)
-    except ValueError as error:
-        parser.error(f"--smoothing {args.smoothing}: {error}")
     contract = load_contract(args.model)
+    regression = contract.task == "regression"
+    kind = args.smoothing or ("mean" if regression else "vote")
+    try:
+        smoother = (make_value_smoother(kind, args.votes) if regression
+                    else make_smoother(kind, args.votes, args.ema_alpha, args.hysteresis))
+    except ValueError as error:
+        parser.error(f"--smoothing {kind}: {error}")
     classifier = Classifier(args.model, contract, args.interpreter, args.threads, args.xnnpack)
     columns = _columns(args, contract)
     lines = _lines(args)
     outputs = open_output(args.output, [args.model, args.replay or ""]) if args.output else Outputs()
-    log(f"model {args.model}: {len(contract.class_names)} classes, window {contract.window} samples every "
+    what = f"regression of {contract.class_names[0]} [{contract.target_unit}]" if regression else \
+        f"{len(contract.class_names)} classes"
+    log(f"model {args.model}: {what}, window {contract.window} samples every "
         f"{contract.stride} at {contract.sample_rate_hz:g} Hz; interpreter: {classifier.interpreter_name}")
     stream = WindowStream(classifier, contract, smoother, args.max_gap_ms, log)
     return Runtime(stream, columns, bool(args.columns), outputs, args.realtime, log, contract.units), lines

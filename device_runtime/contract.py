@@ -21,6 +21,7 @@ from device_runtime.model_file import METADATA_NAME, ModelError, read_metadata, 
 CONTRACT_VERSION = 1
 TASKS = ("classification", "regression")
 QUANTIZATION_KEYS = ("input_scale", "input_zero_point", "output_scale", "output_zero_point")
+TARGET_KEYS = ("unit", "scale", "offset")
 MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW, MAX_NAME = 64, 256, 100_000, 64
 
 
@@ -42,6 +43,9 @@ class Contract:
     allow_unlabelled: bool = False
     task: str = "classification"
     quantization: dict | None = None  # int8 input/output scale and zero point, set by the converter
+    # regression only: {"unit", "scale", "offset"}; the model outputs (value - offset) / scale. None: the
+    # output is the value itself, unit unknown (contracts written before this field)
+    target: dict | None = None
     version: int = CONTRACT_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -53,6 +57,16 @@ class Contract:
     def normalise(self, windows: np.ndarray) -> np.ndarray:
         """(..., window, channels) raw units -> z-scores, with the device runtime's own arithmetic."""
         return preprocess.normalise(windows, self.norm_mean, self.norm_std)
+
+    def target_values(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs (dequantized) -> the target in its unit, with the firmware's float32 arithmetic."""
+        if self.target is None:
+            return np.asarray(outputs, dtype=np.float32)
+        return preprocess.denormalise(outputs, self.target["scale"], self.target["offset"])
+
+    @property
+    def target_unit(self) -> str:
+        return self.target["unit"] if self.target else ""
 
     def with_quantization(self, quantization: dict | None) -> "Contract":
         return dataclasses.replace(self, quantization=quantization)
@@ -149,6 +163,23 @@ def _problems(c: Contract) -> list[str]:
         problems.append("extra must be an object")
     if c.quantization is not None:
         problems += _quantization_problems(c.quantization)
+    if c.target is not None:
+        problems += _target_problems(c.target, c.task)
+    return problems
+
+
+def _target_problems(t: object, task: str) -> list[str]:
+    if task != "regression":
+        return ["target is for regression models only (null for a classifier)"]
+    if not isinstance(t, dict) or set(t) != set(TARGET_KEYS):
+        return [f"target must be null or an object with exactly {list(TARGET_KEYS)}"]
+    problems = []
+    if not isinstance(t["unit"], str) or len(t["unit"]) > MAX_NAME:
+        problems.append(f"target.unit must be a name of 0-{MAX_NAME} characters")
+    if not _is_number(t["scale"]) or not 0 < t["scale"] < 3.4e38:
+        problems.append("target.scale must be a positive finite float32 number")
+    if not _is_number(t["offset"]) or not abs(t["offset"]) < 3.4e38:
+        problems.append("target.offset must be a finite float32 number")
     return problems
 
 

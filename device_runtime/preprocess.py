@@ -25,3 +25,10 @@ def quantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return ((np.asarray(values, dtype=np.float32) - zero_point) * np.float32(scale)).astype(np.float32)
+
+
+def denormalise(outputs: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """A regression output (z-score of the target) -> the target's unit, as the generated C does it:
+    float32 product, rounded, then float32 sum (never fused into one multiply-add)."""
+    product = (np.asarray(outputs, dtype=np.float32) * np.float32(scale)).astype(np.float32)
+    return (product + np.float32(offset)).astype(np.float32)

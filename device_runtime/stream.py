@@ -27,6 +27,7 @@ class WindowStream:
         self.times = np.zeros(2 * self.window)
         self.events: Counter = Counter()
         self.names = contract.class_names
+        self.contract = contract
         self.mean_step: float | None = None
         self.drifting = False
         self.reset()
@@ -57,17 +58,25 @@ class WindowStream:
         start = self.next  # the oldest sample
         probabilities, invoke_ms = self.classify(self.samples[start : start + self.window])
         self.last_probabilities = probabilities
+        moment = {"t_ms": float(timestamp), "start_ms": float(self.times[start])}
+        if self.contract.task == "regression":
+            return moment | self._value(probabilities, invoke_ms)
         window_class = int(np.argmax(probabilities))
         label = self.smoother.update(probabilities)
-        return {
-            "t_ms": float(timestamp),
-            "start_ms": float(self.times[start]),
+        return moment | {
             "class": self.names[label],
             "confidence": round(float(self.smoother.confidence), 4),  # the smoother's certainty of "class"
             "window_class": self.names[window_class],
             "window_confidence": round(float(probabilities[window_class]), 4),
             "invoke_ms": round(invoke_ms, 3),
         }
+
+    def _value(self, outputs: np.ndarray, invoke_ms: float) -> dict:
+        """A regression window: its value in the target's unit, smoothed over windows, and the window's own."""
+        value = float(self.contract.target_values(outputs[:1])[0])
+        self.last_value = value
+        return {"value": round(self.smoother.update(value), 4), "unit": self.contract.target_unit,
+                "window_value": round(value, 4), "invoke_ms": round(invoke_ms, 3)}
 
     def _event(self, what: str) -> None:
         self.events[what] += 1

@@ -90,6 +90,7 @@ def arena_size(measured: int) -> int:
 def contract_values(contract: Contract) -> dict[str, CToken]:
     """The contract as checked C tokens: the only way its values reach model_settings.h."""
     q = contract.quantization or {}
+    regression = contract.task == "regression"
     channels = len(contract.channels)
     window = c_int(contract.window, "window", 1, 100_000)
     return {
@@ -98,7 +99,7 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         "window": window,
         "stride": c_int(contract.stride, "stride", 1, int(window)),
         "num_channels": c_int(channels, "number of channels", 1, 64),
-        "num_classes": c_int(len(contract.class_names), "number of classes", 2, 256),
+        "num_classes": c_int(len(contract.class_names), "number of classes", 1 if regression else 2, 256),
         "class_names": c_initializer([c_string(n, "class name") for n in contract.class_names]),
         "channels": c_initializer([c_string(n, "channel") for n in contract.channels]),
         "units": c_initializer([c_string(u, "unit") for u in contract.units]),
@@ -108,7 +109,16 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),
         "output_scale": c_float(q.get("output_scale"), "output_scale", positive=True),
         "output_zero_point": c_int(q.get("output_zero_point"), "output_zero_point", -128, 127),
-    }
+    } | (target_values(contract) if regression else {"regression": False})
+
+
+def target_values(contract: Contract) -> dict:
+    """A regression model's target as C tokens: name, unit, and the scale and offset that de-normalise."""
+    target = contract.target or {"unit": "", "scale": 1.0, "offset": 0.0}
+    return {"regression": True, "target_name": c_string(contract.class_names[0], "target name"),
+            "target_unit": c_string(target["unit"], "target unit"),
+            "target_scale": c_float(target["scale"], "target scale", positive=True),
+            "target_offset": c_float(target["offset"], "target offset")}
 
 
 def template_values(model_path: Path, contract: Contract, model: bytes, ops: list[str], measured: int, prefix: str) -> dict:

@@ -17,6 +17,7 @@ from train.data.pamap2 import load_pamap2
 from train.data.recording import DataError, LoadReport, Recording
 from train.data.split import class_mapping, split_subjects
 from train.data.summary import summarise
+from train.data.targets import TARGETS, target_normalisation, with_target
 from train.data.units import apply_units
 from train.data.windows import Windows, cut_windows
 from train.data.wisdm import load_wisdm
@@ -43,6 +44,7 @@ class DataConfig:
     resample_hz: float | None = None  # CSV only
     skip_bad_rows: bool = False  # CSV only: count and skip malformed rows instead of stopping
     target_column: str | None = None  # CSV only: numeric column for regression
+    target: str | None = None  # a target derived from the recordings (train/data/targets.py): "cadence"
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
@@ -54,6 +56,10 @@ class DataConfig:
         config = cls(**checked(cls, data, "data"))
         if config.format not in FORMATS:
             raise ValueError(f"[data] format '{config.format}' is not one of {sorted(FORMATS)}")
+        if config.target is not None and config.target not in TARGETS:
+            raise ValueError(f"[data] target '{config.target}' is not one of {sorted(TARGETS)}")
+        if config.target is not None and config.target_column is not None:
+            raise ValueError("[data] target and target_column both name a regression target; give one")
         for key in ("window", "stride"):
             samples_or_seconds = length(getattr(config, key), key)
             if isinstance(samples_or_seconds, int):
@@ -88,6 +94,8 @@ def prepare(
 
     Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
     recordings, report = loaded or load_recordings(config)
+    if config.target is not None:
+        recordings = with_target(recordings, config.target)
     recordings, warnings = apply_units(recordings, config.units, str(config.path or EMBEDDED_HAPT))
     report = dataclasses.replace(report, warnings=report.warnings + warnings)  # a shared `loaded` stays as it was
     for warning in report.warnings:
@@ -99,7 +107,8 @@ def prepare(
         )
     rate = float(np.median([r.sample_rate_hz for r in recordings]))
     window, stride = length(config.window, "window", rate), length(config.stride, "stride", rate)
-    regression = config.target_column is not None
+    target_name = config.target or config.target_column
+    regression = target_name is not None
 
     mapping, class_names = class_mapping(config, recordings, regression)
     windows, drops = cut_windows(
@@ -115,12 +124,14 @@ def prepare(
         units=list(recordings[0].units),
         window=window,
         stride=stride,
-        class_names=class_names if not regression else [config.target_column],
+        class_names=class_names if not regression else [target_name],
         norm_mean=mean.tolist(),
         norm_std=np.where(std > 1e-8, std, 1.0).tolist(),
         min_purity=config.min_purity,
         allow_unlabelled=config.allow_unlabelled,
         task="regression" if regression else "classification",
+        target=target_normalisation(splits["train"].y, TARGETS[config.target].unit if config.target else "")
+        if regression else None,
     )
     if contract is None:
         contract = fitted
@@ -130,6 +141,15 @@ def prepare(
         split.x = contract.normalise(split.x)
     summary = summarise(config, recordings, report, rates, drops, splits, assignment, contract)
     return Prepared(contract, splits, summary)
+
+
+def target_options(contract: Contract) -> dict:
+    """The DataConfig options that give a regression contract's target back: a derived target by its name,
+    else the CSV column it was read from."""
+    if contract.task != "regression":
+        return {}
+    name = contract.class_names[0]
+    return {"target": name} if name in TARGETS else {"target_column": name}
 
 
 def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:

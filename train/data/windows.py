@@ -66,7 +66,8 @@ def cut_windows(
         missing = np.r_[0, np.cumsum(np.isnan(rec.samples).any(axis=1))]
         has_missing = missing[starts + window] - missing[starts] > 0
         if regression:
-            y, reasons = _regression_targets(rec, starts, window), []
+            y = _regression_targets(rec, starts, window)
+            reasons = [(np.isnan(y), "no target for some samples (NaN)")]
         else:
             y, reasons = _majority_classes(rec, starts, window, classes, class_names, min_purity, allow_unlabelled)
         keep = np.ones(len(starts), bool)
@@ -88,11 +89,14 @@ def cut_windows(
 
 
 def _regression_targets(rec: Recording, starts: np.ndarray, window: int) -> np.ndarray:
-    """Each window's mean target."""
+    """Each window's mean target; NaN where a sample of the window has none."""
     if rec.targets is None:
         raise DataError(rec.source, "regression needs a numeric target column")
-    cum = np.r_[0.0, np.cumsum(rec.targets, dtype=np.float64)]
-    return ((cum[starts + window] - cum[starts]) / window).astype(np.float32)
+    missing = np.isnan(rec.targets)
+    cum = np.r_[0.0, np.cumsum(np.where(missing, 0.0, rec.targets), dtype=np.float64)]
+    gaps = np.r_[0, np.cumsum(missing)]
+    mean = (cum[starts + window] - cum[starts]) / window
+    return np.where(gaps[starts + window] > gaps[starts], np.nan, mean).astype(np.float32)
 
 
 def _majority_classes(rec, starts, window, classes, class_names, min_purity, allow_unlabelled):
