@@ -117,7 +117,7 @@ def bench_main_job() -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-SECTIONS = {"mcu": "bench.mcu", "light": "bench.light"}
+SECTIONS = {"mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression"}
 
 
 def measure_section(name: str, model: Path) -> int:

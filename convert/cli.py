@@ -13,11 +13,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     try:
         report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop,
                              per_channel=args.per_channel, checkpoint=args.checkpoint,
-                             max_class_drop=args.max_class_drop)
+                             max_class_drop=args.max_class_drop, max_mae_increase=args.max_mae_increase)
     except ConversionError as error:
         print(f"har convert: {error}", file=sys.stderr)
         return 1
     key = "int8" if "int8" in report else "tflite"
+    if "baseline_mean_predictor" in report:
+        print(regression_line(args.out, report, key))
+        print(f"report: {report_path(Path(args.out), 'md')}")
+        return 0
     line = (
         f"{args.out}: {report['size_bytes']:,} bytes, float {100 * report['float']['accuracy']:.2f}% -> "
         f"{key} {100 * report[key]['accuracy']:.2f}%"
@@ -27,6 +31,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(line)
     print(f"report: {report_path(Path(args.out), 'md')}")
     return 0
+
+
+def regression_line(out: str, report: dict, key: str) -> str:
+    """One line of MAE figures for a regression model."""
+    unit = report["unit"]
+    line = f"{out}: {report['size_bytes']:,} bytes, MAE float {report['float']['mae']:.3f} -> {key} {report[key]['mae']:.3f}"
+    if "tflm" in report:
+        line += f", TFLM {report['tflm']['mae']:.3f}"
+    return line + f" {unit} (mean predictor {report['baseline_mean_predictor']['mae']:.3f})"
 
 
 def register(stages) -> None:
@@ -60,6 +73,8 @@ def register(stages) -> None:
                          help="most accuracy and macro-F1 points the converted model may lose against float (default 1.0)")
     convert.add_argument("--max-class-drop", type=float, default=3.0,
                          help="most recall points any one class may lose against float (default 3.0)")
+    convert.add_argument("--max-mae-increase", type=float, default=5.0, metavar="PERCENT",
+                         help="regression: how far the converted MAE may exceed the float MAE, in percent (default 5)")
     convert.add_argument("--per-channel", action="store_true",
                          help="int8 weights with a scale per output channel (default: one per tensor, smaller)")
     convert.set_defaults(func=cmd_convert)

@@ -18,6 +18,9 @@ from convert.guard import ADVICE, quality_problems
 from convert.publish import (
     ConversionError, output_path, publish, publish_rejected, report_path, staging,
 )
+from convert.regression import (
+    DEFAULT_MAX_MAE_INCREASE, regression_markdown, regression_problems, validate_regression,
+)
 from convert.validate import markdown, validate
 from device_runtime.contract import Contract, load_contract, sidecar_path
 from device_runtime.files import atomic_write
@@ -35,7 +38,7 @@ MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
 def convert_run(
     run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu", representative: int = 300,
     max_drop: float = 1.0, seed: int = 0, per_channel: bool = False, checkpoint: str = "final",
-    max_class_drop: float = 3.0,
+    max_class_drop: float = 3.0, max_mae_increase: float = DEFAULT_MAX_MAE_INCREASE,
 ) -> dict:
     """Convert, validate and publish; raises ConversionError (nothing published) if the model falls short."""
     if mode not in MODES or target not in TARGETS:
@@ -44,8 +47,7 @@ def convert_run(
         raise ValueError(f"--representative {representative}: give a whole number of windows >= 1")
     out, run = output_path(out), resolve(run)
     _, contract, _ = check(run, checkpoint)  # a damaged run is refused before the lock and TensorFlow
-    if contract.task != "classification":
-        raise ValueError(f"{run}: conversion validates classifiers; regression models are not supported yet")
+    regression = contract.task == "regression"
     with staging(out) as folder:
         config, contract, trained = load(run, checkpoint)
         prepared, raw = prepare_raw(config.data, contract)
@@ -53,13 +55,15 @@ def convert_run(
         report = _convert_and_validate(config, contract, trained, prepared, staged,
                                        dict(mode=mode, target=target, representative=representative, seed=seed,
                                             per_channel=per_channel))
-        report["robustness"] = _robustness(staged, raw["test"], prepared.splits["test"].y)
+        if not regression:
+            report["robustness"] = _robustness(staged, raw["test"], prepared.splits["test"].y)
         report.update(model=out.name, run=str(run), checkpoint=checkpoint, max_drop_points=max_drop,
-                      max_class_drop_points=max_class_drop,
-                      refused_because=quality_problems(report, max_drop, max_class_drop))
+                      max_class_drop_points=max_class_drop, max_mae_increase=max_mae_increase)
+        report["refused_because"] = (regression_problems(report, max_mae_increase) if regression
+                                     else quality_problems(report, max_drop, max_class_drop))
         report["passed"] = not report["refused_because"] and (target != "mcu" or "tflm" in report)
         atomic_write(report_path(staged, "json"), json.dumps(report, indent=2))
-        atomic_write(report_path(staged, "md"), markdown(report))
+        atomic_write(report_path(staged, "md"), (regression_markdown if regression else markdown)(report))
         if not report["passed"]:
             raise ConversionError(_failure(report, out, publish_rejected(folder, out)))
         publish(folder, out)
@@ -93,7 +97,8 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
     float32_size = len(embed_contract(float32, contract.to_dict() | {"quantization": None}))  # as shipped
     atomic_write(staged, final)
     atomic_write(sidecar_path(staged), contract.to_json())
-    report = validate(staged, exported, test, contract, on_tflm=mode in ("int8", "float32"))
+    check_model = validate_regression if contract.task == "regression" else validate
+    report = check_model(staged, exported, test, contract, on_tflm=mode in ("int8", "float32"))
     report.update(
         mode=mode, target=target, ops=ops, size_bytes=len(final), float32_size_bytes=float32_size,
         size_ratio=float32_size / len(final), macs=count_macs(trained), params=int(trained.count_params()),

@@ -36,12 +36,14 @@ def export_model(config: RunConfig, contract: Contract, trained: keras.Model) ->
 
 
 def representative_windows(train: Windows, count: int, seed: int = 0) -> np.ndarray:
-    """`count` training windows, spread evenly over (class, subject) groups, for int8 calibration.
+    """`count` training windows, spread evenly over (class, subject) groups (subjects alone for a regression
+    target), for int8 calibration.
 
     Only the training split goes in: validation and test subjects never influence the quantization."""
     rng = np.random.default_rng(seed)
     groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, key in enumerate(zip(train.y.tolist(), train.subjects.tolist())):
+    classes = train.y.tolist() if train.y.dtype.kind in "iu" else [0] * len(train)
+    for i, key in enumerate(zip(classes, train.subjects.tolist())):
         groups[key].append(i)
     queues = [list(rng.permutation(idx)) for _, idx in sorted(groups.items())]
     chosen: list[int] = []

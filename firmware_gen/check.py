@@ -2,7 +2,8 @@
 
 Host (g++, reference kernels) and Cortex-M4 (CMSIS-NN, under QEMU) builds classify every test window of the
 model's data; their int8 scores are compared with the Python TFLM interpreter's. The generated main.cc,
-fed a whole test recording sample by sample, must print the class sequence of the Pi runtime's --replay.
+fed a whole test recording sample by sample, must print the class sequence of the Pi runtime's --replay
+(for a regression model: the same values, to the three decimals the C prints).
 """
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def model_test_data(contract: Contract, data: str | None, data_format: str) -> t
     """The model's test windows (int8, as the model takes them) and one whole test recording (raw samples).
 
     The only place this package touches the training code: the split is the one training used."""
-    from train.data.dataset import DataConfig, load_recordings, prepare
+    from train.data.dataset import DataConfig, load_recordings, prepare, target_options
 
     config = DataConfig(path=data, format=data_format, window=contract.window, stride=contract.stride,
-                        min_purity=contract.min_purity, allow_unlabelled=contract.allow_unlabelled)
+                        min_purity=contract.min_purity, allow_unlabelled=contract.allow_unlabelled,
+                        **target_options(contract))
     loaded = load_recordings(config)
     test = prepare(config, contract, loaded).splits["test"]
     q = contract.quantization
@@ -111,10 +113,17 @@ def stream_check(exe: Path, model: Path, samples: np.ndarray, rate_hz: float, co
                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parent.parent)
     if python.returncode != 0:
         raise tflm_build.BuildError(f"python -m device_runtime --replay failed: {python.stderr[-2000:]}")
-    ours = [json.loads(line)["class"] for line in c_lines]
-    theirs = [json.loads(line)["class"] for line in python.stdout.splitlines() if line.startswith("{")]
-    same = sum(a == b for a, b in zip(ours, theirs))
+    ours = [json.loads(line) for line in c_lines]
+    theirs = [json.loads(line) for line in python.stdout.splitlines() if line.startswith("{")]
+    same = sum(_same_prediction(a, b) for a, b in zip(ours, theirs))
     return {"predictions": len(theirs), "agreement": same / max(len(ours), len(theirs), 1)}
+
+
+def _same_prediction(c: dict, python: dict) -> bool:
+    """The same class; or, for regression, the same unit and values to the C's printed 3 decimals."""
+    if "value" not in python:
+        return c["class"] == python["class"]
+    return c["unit"] == python["unit"] and all(abs(c[k] - python[k]) <= 6e-4 for k in ("value", "window_value"))
 
 
 def check(model: Path, out: Path, prefix: str, tflm: Path, data: str | None, data_format: str,
@@ -173,6 +182,6 @@ def markdown(report: dict, model: Path, recording: str) -> str:
         f"arena used {m4['arena_used_bytes']:,} of {m4['arena_bytes']:,} B.",
         "",
         f"Stream: main.cc fed {recording} sample by sample gave {stream['predictions']} predictions, "
-        f"{stream['agreement']:.2%} the same class as `python -m device_runtime --replay`.",
+        f"{stream['agreement']:.2%} the same as `python -m device_runtime --replay`.",
         "",
     ])

@@ -26,7 +26,8 @@ def test_never_predicted_and_absent_classes_score_zero():
 
 def test_regression_report_by_hand():
     assert regression_report(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])) == {
-        "mae": pytest.approx(1.0), "rmse": pytest.approx(np.sqrt(5 / 3)), "windows": 3
+        "mae": pytest.approx(1.0), "rmse": pytest.approx(np.sqrt(5 / 3)), "windows": 3,
+        "r2": pytest.approx(1 - (5 / 3) / (2 / 3)),
     }
 
 

@@ -40,7 +40,7 @@ def recipe_from_args(args: argparse.Namespace) -> dict:
     for key, section, name in (
         ("model", "model", "family"), ("epochs", "train", "epochs"), ("seed", "train", "seed"),
         ("batch_size", "train", "batch_size"), ("learning_rate", "train", "learning_rate"),
-        ("target_column", "data", "target_column"),
+        ("target_column", "data", "target_column"), ("target", "data", "target"),
     ):
         if getattr(args, key, None) is not None:
             config[section][name] = getattr(args, key)
@@ -49,10 +49,12 @@ def recipe_from_args(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = recipe_from_args(args)
-    if args.task == "regression" and not config["data"].get("target_column"):
-        raise ValueError("--task regression needs --target-column (a numeric column of the CSV files)")
-    if args.task == "classification" and config["data"].get("target_column"):
-        raise ValueError("a target column trains a regression model: pass --task regression")
+    has_target = config["data"].get("target_column") or config["data"].get("target")
+    if args.task == "regression" and not has_target:
+        raise ValueError("--task regression needs --target-column (a numeric column of the CSV files) or --target "
+                         "(a target derived from the recordings: cadence)")
+    if args.task == "classification" and has_target:
+        raise ValueError("a target column or derived target trains a regression model: pass --task regression")
 
     from train.run import check_folder, run_folder
     from train.run_config import RunConfig
@@ -176,13 +178,17 @@ def _add_train(stages) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  har train --config configs/default.toml\n  har train --model lstm --epochs 30 --name lstm\n"
         "  har train --set model.filters=[16,32,32] --set train.class_weights='none'\n"
-        "  har train --data recordings/ --format csv --task regression --target-column speed",
+        "  har train --data recordings/ --format csv --task regression --target-column speed\n"
+        "  har train --config configs/cadence.toml --name cadence",
     )
     add_data_options(train)
     group = _add_recipe_options(train, "run name, the folder under --runs (default FAMILY-seedN)")
-    group.add_argument("--task", choices=["classification", "regression"], default="classification",
-                       help="regression predicts the window mean of --target-column (CSV data)")
+    group.add_argument("--task", choices=["classification", "regression"],
+                       help="regression predicts the window mean of --target-column (CSV data) or of --target "
+                       "(default: regression when the config or options name a target, else classification)")
     group.add_argument("--target-column", help="regression: the numeric CSV column to predict")
+    group.add_argument("--target", choices=["cadence"], help="regression: a target derived from the recordings, "
+                       "cadence = walking steps/min (train/data/targets.py); e.g. --config configs/cadence.toml")
     group.add_argument("--overwrite", action="store_true",
                        help="replace a finished run of the same name (an interrupted run of the same config resumes)")
     train.set_defaults(func=cmd_train)

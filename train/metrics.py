@@ -54,8 +54,13 @@ def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray) ->
 
 
 def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    error = np.asarray(y_pred, dtype=np.float64).ravel() - np.asarray(y_true, dtype=np.float64).ravel()
-    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean())), "windows": int(error.size)}
+    """MAE, RMSE and R^2 (1 - squared error over the truth's variance: 0 is the mean predictor's score)."""
+    truth = np.asarray(y_true, dtype=np.float64).ravel()
+    error = np.asarray(y_pred, dtype=np.float64).ravel() - truth
+    variance = float(((truth - truth.mean()) ** 2).mean()) if truth.size else 0.0
+    mse = float((error**2).mean())
+    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt(mse)), "windows": int(error.size),
+            "r2": 1 - mse / variance if variance > 0 else 0.0}
 
 
 def format_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str]) -> str:

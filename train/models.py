@@ -113,7 +113,11 @@ def convlstm(inputs, n_outputs, head, filters, kernels, lstm_units, dropout):
 def build_model(
     family: str, window: int, channels: int, n_outputs: int, params: dict | None = None,
     head: str = "softmax", batch_size: int | None = None, channel_names: list[str] | None = None,
+    target: dict | None = None,
 ) -> keras.Model:
+    """`target` (a regression contract's): the head predicts (value - offset) / scale and a last, weightless
+    layer turns it into the value, so Keras reports in the target's unit; the .tflite export leaves it out
+    and the devices apply the contract's scale and offset instead."""
     if family not in FAMILIES:
         raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
     settings = dict(DEFAULTS[family])
@@ -129,6 +133,8 @@ def build_model(
     except (TypeError, ValueError) as error:  # e.g. filters = "wide" or a negative dropout from --set
         shown = {k: v for k, v in settings.items() if k != "channel_names"}
         raise ValueError(f"[model] {shown} does not build a {family}: {str(error)[:300]}") from None
+    if target:
+        outputs = layers.Rescaling(target["scale"], target["offset"], name="target_units")(outputs)
     return keras.Model(inputs, outputs, name=family)
 
 

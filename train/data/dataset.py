@@ -130,8 +130,8 @@ def prepare(
         min_purity=config.min_purity,
         allow_unlabelled=config.allow_unlabelled,
         task="regression" if regression else "classification",
-        target=target_normalisation(splits["train"].y, TARGETS[config.target].unit if config.target else "")
-        if regression else None,
+        target=target_normalisation(splits["train"].y, TARGETS[config.target].unit if config.target else "",
+                                    centred=config.target is not None) if regression else None,
     )
     if contract is None:
         contract = fitted

@@ -81,9 +81,11 @@ def with_target(recordings: list[Recording], name: str) -> list[Recording]:
     return [dataclasses.replace(rec, targets=derive(rec)) for rec in recordings]
 
 
-def target_normalisation(y_train: np.ndarray, unit: str) -> dict:
-    """The contract's target field: the model learns (value - offset) / scale, z-scores of the training
-    windows' targets, and every device reports output * scale + offset in `unit`."""
+def target_normalisation(y_train: np.ndarray, unit: str, centred: bool) -> dict:
+    """The contract's target field: the model learns (value - offset) / scale and every device reports
+    output * scale + offset in `unit`. Scale: the training windows' standard deviation; offset: their mean
+    when `centred` (derived targets), else 0, so a CSV column's sign survives (a "relu" head keeps
+    predictions >= 0)."""
     y = np.asarray(y_train, np.float64)
     std = float(y.std())
-    return {"unit": unit, "scale": std if std > 1e-8 else 1.0, "offset": float(y.mean())}
+    return {"unit": unit, "scale": std if std > 1e-8 else 1.0, "offset": float(y.mean()) if centred else 0.0}
