@@ -66,7 +66,7 @@ def regression_markdown(report: dict) -> str:
         scored.append((f"{key} (TFLM, host)", report["tflm"]))
     scored.append(("mean predictor (baseline)", report["baseline_mean_predictor"]))
     rows = [(name, f"{m['mae']:.3f}", f"{m['rmse']:.3f}", f"{m['r2']:.3f}") for name, m in scored]
-    measures = [("int8 loss", f"MAE +{report['mae_increase_percent']:.2f}% (limit {report['max_mae_increase']:g}%)"),
+    measures = [("int8 loss", f"MAE {report['mae_increase_percent']:+.2f}% against float (limit {report['max_mae_increase']:g}%)"),
                 ("output type", report.get("output_type", "int8")), ("size", f"{report['size_bytes']:,} bytes"),
                 ("ops", ", ".join(report["ops"])), ("MACs per inference", f"{report['macs']:,}")]
     measures += [(name.replace("_", " "), f"{value:g}") for name, value in report["agreement"].items()]
