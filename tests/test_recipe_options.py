@@ -1,0 +1,68 @@
+"""Recipe options against the gyro-mean shortcut: the gravity branch from the accelerometer only, and a
+random gyro bias in training, each the size it says in the channel's own unit."""
+import numpy as np
+import pytest
+
+from device_runtime.contract import Contract
+from train.robustness import gyro_bias_scale
+
+CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+
+
+def contract(gyro_unit="deg/s", channels=CHANNELS):
+    std = [0.5, 0.5, 0.5, 20.0, 30.0, 40.0][:len(channels)]
+    return Contract(sample_rate_hz=50.0, channels=channels, units=["g"] * 3 + [gyro_unit] * 3, window=16, stride=8,
+                    class_names=["a", "b"], norm_mean=[0.0] * len(channels), norm_std=std)
+
+
+@pytest.mark.parametrize("unit, per_rad", [("rad/s", 1.0), ("deg/s", 180 / np.pi)])
+def test_gyro_bias_in_the_channel_unit_over_its_norm_std(unit, per_rad):
+    scale = gyro_bias_scale(contract(unit), 0.1)
+    np.testing.assert_allclose(scale, [0, 0, 0, 0.1 * per_rad / 20, 0.1 * per_rad / 30, 0.1 * per_rad / 40], rtol=1e-6)
+
+
+def test_gyro_bias_without_a_gyro_is_refused():
+    acc_only = Contract(sample_rate_hz=50.0, channels=CHANNELS[:3], units=["g"] * 3, window=16, stride=8,
+                        class_names=["a", "b"], norm_mean=[0.0] * 3, norm_std=[1.0] * 3)
+    assert not gyro_bias_scale(acc_only, 0.0).any()
+    with pytest.raises(ValueError, match="augment_gyro_bias = 0.1 adds a bias to gyro_x"):
+        gyro_bias_scale(acc_only, 0.1)
+
+
+@pytest.mark.slow
+def test_the_augmenter_adds_a_constant_bias_per_window_up_to_the_size_given():
+    from train.fit import augmenter
+    from train.run_config import TrainConfig
+
+    config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_gyro_bias=0.1)
+    x = np.random.default_rng(0).normal(size=(2000, 16, 6)).astype(np.float32)
+    shift = augmenter(config, contract())(x, None)[0].numpy() - x
+    np.testing.assert_allclose(shift, np.repeat(shift[:, :1], 16, axis=1), atol=1e-5)  # constant in time
+    assert np.abs(shift[:, :, :3]).max() < 1e-5  # the accelerometer untouched (rounding aside)
+    bound = 0.1 * 180 / np.pi / np.array([20.0, 30.0, 40.0])
+    largest = np.abs(shift[:, 0, 3:]).max(axis=0)
+    assert np.all(largest <= bound * (1 + 1e-5)) and np.all(largest > 0.95 * bound)
+
+
+@pytest.mark.slow
+def test_acc_gravity_branch_sees_three_channels_and_converts_to_int8():
+    from convert.quantize import convert_model
+    from device_runtime.interpreter import Classifier
+    from train.models import build_model
+    from train.robustness import device_predictor
+
+    params = {"filters": [4, 8], "kernels": [5, 5], "gravity_channels": "acc"}
+    shuffled = ["gyro_x", "acc_x", "acc_y", "gyro_y", "acc_z", "gyro_z"]
+    assert build_model("cnn", 16, 6, 2, params, channel_names=shuffled).get_layer("gravity").kernel.shape == (3, 2)
+    assert build_model("cnn", 16, 6, 2, {**params, "gravity_channels": "all"}, channel_names=CHANNELS
+                       ).get_layer("gravity").kernel.shape == (6, 2)
+    with pytest.raises(ValueError, match="gravity_channels = 'acc' feeds the gravity branch from accelerometer"):
+        build_model("cnn", 16, 3, 2, params, channel_names=CHANNELS[3:])
+    model = build_model("cnn", 16, 6, 2, params, batch_size=1, channel_names=CHANNELS)
+    x = np.random.default_rng(0).normal(size=(64, 16, 6)).astype(np.float32)
+    int8 = convert_model(model, "int8", x)
+    from convert.quantize import quantization_of
+
+    quantized = contract("rad/s").with_quantization(quantization_of(int8))
+    agree = device_predictor(Classifier(int8, quantized), quantized)(x).argmax(1) == model.predict(x, verbose=0).argmax(1)
+    assert agree.mean() > 0.9
