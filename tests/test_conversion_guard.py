@@ -68,3 +68,28 @@ def test_har_evaluate_tflite_reports_subjects_and_robustness(tiny_model, tmp_pat
     assert len(metrics["robustness"]["rotation"]) == 6
     markdown = (tmp_path / "report.md").read_text()
     assert "Per subject: worst is subject 10" in markdown and "## Robustness" in markdown
+
+
+@pytest.mark.slow
+def test_conversion_report_shows_recall_saturation_subjects_and_robustness(int8_model):
+    _, out, report = int8_model
+    assert set(report["class_recall_drop_points"]) == set(report["float"]["per_class"])
+    weighted = sum(f["windows"] * f["accuracy"] for f in report["per_subject"].values()) / report["int8"]["windows"]
+    assert weighted == pytest.approx(report["int8"]["accuracy"])
+    assert 0 <= report["input_saturation"]["overall"] < 0.05 and len(report["input_saturation"]["per_channel"]) == 6
+    assert report["robustness"]["clean"]["accuracy"] == pytest.approx(report["int8"]["accuracy"])
+    markdown = out.with_name("model.report.md").read_text()
+    for text in ("converted recall", "int8 inputs at -128/127", "Per subject: worst is subject", "## Robustness"):
+        assert text in markdown
+
+
+@pytest.mark.slow
+def test_a_class_recall_refusal_names_the_classes_and_what_to_try(int8_model, tmp_path):
+    from convert.pipeline import convert_run
+    from convert.publish import ConversionError
+
+    out = tmp_path / "strict.tflite"
+    with pytest.raises(ConversionError, match=r"recall fell more than -1 points for WALKING .*--representative"):
+        convert_run(int8_model[0], out, max_class_drop=-1.0)
+    rejected = json.loads(out.with_name("strict.rejected.report.json").read_text())
+    assert rejected["passed"] is False and rejected["refused_because"] and not out.exists()

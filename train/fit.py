@@ -99,7 +99,7 @@ class Checkpoints(keras.callbacks.Callback):
                 tf.summary.image("validation_confusion_matrix", tf.image.decode_png(buffer.getvalue())[None], step=epoch)
 
 
-def _augmenter(config: TrainConfig, contract: Contract):
+def augmenter(config: TrainConfig, contract: Contract):
     import tensorflow as tf
 
     bias = tf.constant(gyro_bias_scale(contract, config.augment_gyro_bias))  # normalised units per channel
@@ -184,7 +184,7 @@ def _training_data(config: TrainConfig, prepared: Prepared):
         tf.data.Dataset.from_tensor_slices((train.x, train.y, sample_weight))
         .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .map(_augmenter(config, contract))
+        .map(augmenter(config, contract))
         .prefetch(2)
     )
 
