@@ -63,3 +63,10 @@ def test_har_tune_cross_validates_a_tiny_recipe_and_resumes(tmp_path, capsys):
     assert main(args) == 0
     assert capsys.readouterr().err.count("already trained") == 2
     assert (folder / "fold1" / "model.keras").stat().st_mtime_ns == trained_at
+
+
+def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
+    from har import main
+
+    assert main(["tune", "--set", "data.target=cadence", "--runs", str(tmp_path)]) == 2
+    assert "regression recipe" in capsys.readouterr().err and not any(tmp_path.iterdir())

@@ -81,8 +81,6 @@ def score_split(run: Path, split: str) -> dict:
 
 def cross_validate(config: RunConfig, k: int, folder: Path) -> dict:
     """Train and score each fold into `folder`; write and return cv.json's content (cv.md beside it)."""
-    if config.data.target_column is not None:
-        raise ValueError("har tune scores classifiers by macro-F1; a regression recipe (target_column) is not supported")
     cv_subjects, test = split_of(prepare(config.data).summary)
     results = []
     for i, subjects in enumerate(folds(cv_subjects, k), 1):
@@ -118,6 +116,9 @@ def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: in
          ) -> tuple[Path, dict, dict | None]:
     """Cross-validate the recipe into RUNS/tune-NAME, then (given final_seeds) its final test-subject runs."""
     folder = run_folder(runs, f"tune-{name}")
+    if config.data.target_column is not None or config.data.target is not None:
+        raise ValueError("har tune scores classifiers by macro-F1; a regression recipe ([data] target or "
+                         "target_column) is not supported yet")
     if final_seeds is not None and final_seeds < 1:
         raise ValueError(f"--seeds {final_seeds}: give at least 1")
     folder.mkdir(parents=True, exist_ok=True)
