@@ -55,12 +55,19 @@ def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
     from train.models import keras
 
     run = run_folder(folder, name)
+    if (run / "config.json").is_file() and not _same_recipe(run, config):
+        raise RunError(f"{run}: holds a run of another recipe; give this recipe its own --name")
     if is_finished(run):
-        if json.loads((run / "config.json").read_text()) != json.loads(json.dumps(config.to_dict())):
-            raise RunError(f"{run}: holds a finished run of another recipe; give this recipe its own --name")
         return run, "already trained"
     keras.backend.clear_session()  # one graph per run, not all of them in memory
     return train_run(config, name, folder, quiet=True), "trained"
+
+
+def _same_recipe(run: Path, config: RunConfig) -> bool:
+    try:
+        return json.loads((run / "config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
+    except (OSError, ValueError, RecursionError):
+        return False
 
 
 def score_split(run: Path, split: str) -> dict:
