@@ -8,7 +8,6 @@ check the honest summary instead. No TensorFlow: this is the fast tier.
 import io
 import lzma
 import os
-import sys
 import tarfile
 
 import pytest
@@ -292,7 +291,3 @@ def test_bad_header(folder, capsys, tmp_path, header, message):
 def test_field_beyond_the_csv_limit(folder, capsys, tmp_path):
     write(folder / "b.csv", HEADER + '0,1,1,"' + "x" * 200_000 + '"\n')
     refused(summary(folder), capsys, tmp_path, "b.csv, line 2: unreadable CSV: field larger than field limit")
-
-
-def test_no_tensorflow_was_imported():
-    assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
