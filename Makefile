@@ -36,4 +36,4 @@ bench: $(INSTALLED)
 	$(BIN)/har bench
 
 clean:
-	rm -rf runs model.tflite model.contract.json model.report.json model.report.md firmware stream_eval
+	rm -rf runs model.tflite model.contract.json model.report.json model.report.md model.rejected.report.* .model.tflite.lock firmware stream_eval

@@ -33,8 +33,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import tensorflow as tf
+    from train.quiet import import_quietly
 
+    tf = import_quietly("tensorflow")
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, TensorFlow {tf.__version__}"
 
 
