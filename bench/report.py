@@ -140,6 +140,6 @@ def _sections(results: dict) -> list[str]:
         if results.get(name):
             section = __import__(f"bench.{name}", fromlist=["markdown"]).markdown(results[name]).strip()
             when = results[name].get("command")
-            out += ["", section] + ([f"", f"Measured by `{when}` on {results[name]['date']}, {results[name]['machine']}."]
+            out += ["", section] + (["", f"Measured by `{when}` on {results[name]['date']}, {results[name]['machine']}."]
                                      if when else [])
     return out

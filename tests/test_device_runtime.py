@@ -2,7 +2,6 @@
 import ast
 import re
 import json
-import os
 import signal
 import subprocess
 import sys
