@@ -76,7 +76,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _headline(metrics: dict) -> str:
     if "mae" in metrics:
-        return f"test MAE {metrics['mae']:.4f}, RMSE {metrics['rmse']:.4f}"
+        base = metrics.get("baseline_mean_predictor")
+        return (f"test MAE {metrics['mae']:.4f}, RMSE {metrics['rmse']:.4f}, R^2 {metrics['r2']:.3f}"
+                + (f" (mean predictor: MAE {base['mae']:.4f})" if base else ""))
     line = f"test accuracy {100 * metrics['accuracy']:.2f}%, macro-F1 {metrics['macro_f1']:.4f}"
     return line + (f", {metrics['params']:,} parameters" if metrics.get("params") else "")
 
@@ -139,6 +141,12 @@ def cmd_evaluate_stream(args: argparse.Namespace) -> int:
 
     report = evaluate_stream(args.model, data_config_for(args.model, data_overrides(args)), args.out)
     d = report["default"]
+    if "mae" in d:
+        mae = [("n/a" if m is None else f"{m:.3f}") for m in (d["mae"], report["smoothing"][-1]["mae"])]
+        print(f"{args.model}, {d['smoothing']}: MAE over time {mae[0]} {report['unit']} ({d['windows']} scored "
+              f"windows of {report['predictions']}), without smoothing {mae[1]}")
+        print(f"report: {Path(args.out) / 'stream_report.md'}")
+        return 0
     print(f"{args.model}, {d['smoothing']}: accuracy {100 * d['accuracy']:.2f}%, {d['flips_per_minute']:.2f} flips/min, "
           f"median delay {seconds(d['delay_ms_median'])}, event macro-F1 {d['event_macro_f1']:.3f}")
     print(f"report: {Path(args.out) / 'stream_report.md'}")
@@ -238,7 +246,8 @@ def _add_evaluate(stages) -> None:
         "on the test subjects, with a Markdown report: of a trained run (written to RUN/evaluation/), or of a "
         ".tflite run with the device runtime's interpreter and its embedded contract, on the data it was "
         "tested on at conversion (source, classes, test subjects, window and stride stored in its contract); "
-        "data options given override that.",
+        "data options given override that. A regression model (cadence, ...) gets MAE, RMSE and R^2 in its "
+        "target's unit beside the mean predictor, each subject's MAE and predicted_vs_true.png instead.",
     )
     evaluate.add_argument("run", help="a run folder (runs/NAME), its model.keras, or a .tflite")
     evaluate.add_argument("--out", help="for a .tflite: the report folder (default MODEL_evaluation/)")
@@ -260,7 +269,9 @@ def _add_evaluate_stream(stages) -> None:
         "windowing and smoothing with the .tflite, and report accuracy over time, label flips per minute, the "
         "delay from an activity change to the new label and event-level F1 per class, with a timeline plot; "
         "then sweep the smoothing settings (majority vote length, EMA and hysteresis) and plot flips per "
-        "minute against delay. Writes stream_report.json/.md, timeline.png and smoothing_sweep.png to --out.",
+        "minute against delay. Writes stream_report.json/.md, timeline.png and smoothing_sweep.png to --out. "
+        "A regression model gets the MAE over time of the value the runtime reports (mean, median and no "
+        "smoothing; overall and per recording) and a timeline of predicted and true values instead.",
     )
     stream.add_argument("model", help="the .tflite (with its embedded contract; its test data is the default)")
     stream.add_argument("--out", default="stream_eval", help="output folder (default stream_eval/)")

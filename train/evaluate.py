@@ -3,12 +3,13 @@
 Writes metrics.json, confusion.json, confusion.txt, confusion.png and report.md, each atomically, to
 runs/NAME/evaluation/ (evaluation-best/ for --checkpoint best), or for a .tflite (train/evaluate_tflite.py)
 to the folder given. Every classification report has per-subject accuracy; --robustness adds the
-robustness section (train/robustness.py). TensorFlow is imported only to evaluate a Keras run.
+robustness section (train/robustness.py). A regression model's report instead has MAE, RMSE and R^2 in the
+target's unit beside the mean predictor (the training targets' mean), each subject's MAE and
+predicted_vs_true.png. TensorFlow is imported only to evaluate a Keras run.
 """
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import numpy as np
 from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
 from train.data.dataset import DataConfig, Prepared, prepare
-from train.metrics import format_confusion, plot_confusion, subject_order
+from train.evaluate_plots import plot_predicted_vs_true, png
+from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
 from train.report_table import markdown_table, per_subject_lines
 from train.run import load, resolve, training_summary
 
@@ -47,7 +49,14 @@ def evaluate_run(path: str | Path, checkpoint: str = "final", with_robustness: b
 
     prepared, raw = prepare_raw(config.data, contract)
     test = prepared.splits["test"]
-    metrics = score(model, test, contract)
+    values = None
+    if contract.task == "regression":
+        if with_robustness:
+            raise ValueError("--robustness scores classifiers only; a regression run has no robustness section")
+        values = (test.y, model.predict(test.x, batch_size=512, verbose=0)[:, 0])  # Keras reports in the unit
+        metrics = regression_evaluation(*values, test.subjects, mean_value(prepared))
+    else:
+        metrics = score(model, test, contract)
     if with_robustness and contract.task == "classification":
         from train.robustness import keras_predictor, robustness
 
@@ -60,28 +69,33 @@ def evaluate_run(path: str | Path, checkpoint: str = "final", with_robustness: b
         test_subjects=subject_order(test.subjects.tolist()),
         **training,
     )
-    write_reports(metrics, contract, evaluation_folder(run, checkpoint), f"{run.name}: test subjects")
+    write_reports(metrics, contract, evaluation_folder(run, checkpoint), f"{run.name}: test subjects", values)
     return metrics
+
+
+def mean_value(prepared: Prepared) -> float:
+    """The mean predictor's value: the mean target of the training windows (else the contract's offset)."""
+    train = prepared.splits.get("train")
+    if train is not None and len(train.y):
+        return float(np.mean(train.y, dtype=np.float64))
+    return float(prepared.contract.target["offset"]) if prepared.contract.target else 0.0
 
 
 def evaluation_folder(run: Path, checkpoint: str) -> Path:
     return run / ("evaluation" if checkpoint == "final" else f"evaluation-{checkpoint}")
 
 
-def write_reports(metrics: dict, contract: Contract, out: Path, title: str) -> None:
-    """metrics.json, confusion.json/.txt/.png and report.md in `out`."""
+def write_reports(metrics: dict, contract: Contract, out: Path, title: str, values=None) -> None:
+    """metrics.json, confusion.json/.txt/.png and report.md in `out`; for a regression model metrics.json,
+    predicted_vs_true.png of `values` (true, predicted) and report.md."""
     atomic_write(out / "metrics.json", json.dumps(metrics, indent=2))
     if contract.task == "classification":
         matrix = metrics["confusion_matrix"]
         atomic_write(out / "confusion.json", json.dumps({"class_names": contract.class_names, "matrix": matrix}, indent=2))
         atomic_write(out / "confusion.txt", format_confusion(matrix, contract.class_names) + "\n")
-        import matplotlib.pyplot as plt
-
-        figure = plot_confusion(matrix, contract.class_names, title)
-        image = io.BytesIO()
-        figure.savefig(image, format="png", dpi=110)
-        plt.close(figure)
-        atomic_write(out / "confusion.png", image.getvalue())
+        atomic_write(out / "confusion.png", png(plot_confusion(matrix, contract.class_names, title), dpi=110))
+    elif values is not None:
+        atomic_write(out / "predicted_vs_true.png", plot_predicted_vs_true(*values, contract.target_unit, title))
     atomic_write(out / "report.md", markdown_report(metrics, contract))
 
 
@@ -101,7 +115,7 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
         )
     lines.append("")
     if contract.task == "regression":
-        return "\n".join(lines + [markdown_table(["MAE", "RMSE"], [(f"{metrics['mae']:.4f}", f"{metrics['rmse']:.4f}")])]) + "\n"
+        return "\n".join(lines + regression_lines(metrics, contract.target_unit)) + "\n"
     rows = [(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"])
             for name, m in metrics["per_class"].items()]
     lines += [
@@ -122,3 +136,20 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
 
         lines += robustness_lines(metrics["robustness"])
     return "\n".join(lines)
+
+
+def regression_lines(metrics: dict, unit: str) -> list[str]:
+    """A regression report's body: the model beside the mean predictor, then each subject's MAE."""
+    unit = unit or "target units"
+    base = metrics.get("baseline_mean_predictor")
+    scored = [("model", metrics)] + ([(f"mean predictor ({base['value']:.2f}, baseline)", base)] if base else [])
+    rows = [(name, f"{m['mae']:.3f}", f"{m['rmse']:.3f}", f"{m['r2']:.3f}") for name, m in scored]
+    lines = [f"**MAE {metrics['mae']:.3f} {unit}, RMSE {metrics['rmse']:.3f}, R^2 {metrics['r2']:.3f}.**", "",
+             markdown_table(["", f"MAE ({unit})", f"RMSE ({unit})", "R^2"], rows), ""]
+    figures = metrics.get("per_subject") or {}
+    if figures:
+        worst = max(figures, key=lambda s: figures[s]["mae"])
+        lines += [f"Per subject: worst is subject {worst}, MAE {figures[worst]['mae']:.3f} over {figures[worst]['windows']} "
+                  "windows.", "", markdown_table(["subject", f"MAE ({unit})", "windows"],
+                                                 [(s, f"{f['mae']:.3f}", f["windows"]) for s, f in figures.items()]), ""]
+    return lines + ["Predicted against true value, window by window: predicted_vs_true.png."]

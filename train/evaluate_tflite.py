@@ -5,7 +5,11 @@ The data defaults to what the model was tested on at conversion (its contract's 
 format, classes, test subjects; window and stride are the contract's own), so no option needs retyping;
 options given override it. For the stream, each test-subject recording is fed sample by sample to
 device_runtime's WindowStream (the exact code that runs on the Pi); the true activity of a prediction is
-the one at its last sample, and moments outside the model's classes are not scored. No TensorFlow.
+the one at its last sample, and moments outside the model's classes are not scored. A regression model is
+scored in its target's unit (the contract's target scale and offset): on windows by MAE, RMSE, R^2 and each
+subject's MAE beside the mean predictor; on the stream by the MAE over time of the value the runtime reports
+(mean, median or no smoothing), the truth of a prediction being its window's mean target (windows without
+one are not scored). No TensorFlow.
 """
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from device_runtime.stream import WindowStream
 from train.data.dataset import DataConfig, class_mapping, load_recordings
 from train.data.recording import UNLABELLED
 from train.data.split import split_subjects
-from train.evaluate import prepare_raw, write_reports
+from train.data.targets import with_target
+from train.evaluate import mean_value, prepare_raw, write_reports
 from train.evaluate_plots import plot_sweep, plot_timeline
-from train.metrics import classification_report, per_subject, subject_order
+from train.metrics import classification_report, per_subject, regression_evaluation, subject_order
 from train.report_table import markdown_table
 from train.stream_metrics import OTHER, stream_report
 
@@ -66,18 +71,26 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path, with_ro
 
     path, out = Path(path).absolute(), Path(out).absolute()
     contract = load_contract(path)
+    regression = contract.task == "regression"
+    if regression and with_robustness:
+        raise ValueError("--robustness scores classifiers only; a regression model has no robustness section")
     prepared, raw = prepare_raw(data, contract)
     test = prepared.splits["test"]
     classifier = Classifier(path, contract)
     predict = device_predictor(classifier, contract)
-    predicted = predict(test.x).argmax(axis=1)
-    metrics = classification_report(test.y, predicted, contract.class_names)
+    values = None
+    if regression:
+        values = (test.y, contract.target_values(predict(test.x)[:, 0]))
+        metrics = regression_evaluation(*values, test.subjects, mean_value(prepared))
+    else:
+        predicted = predict(test.x).argmax(axis=1)
+        metrics = classification_report(test.y, predicted, contract.class_names)
+        metrics["per_subject"] = per_subject(test.y, predicted, test.subjects)
     metrics.update(run=path.name, family=f"{path.name} ({classifier.interpreter_name})", params=None, macs=None,
-                   test_subjects=subject_order(test.subjects.tolist()),
-                   per_subject=per_subject(test.y, predicted, test.subjects))
+                   test_subjects=subject_order(test.subjects.tolist()))
     if with_robustness:
         metrics["robustness"] = robustness(predict, contract, raw["test"], test.y)
-    write_reports(metrics, contract, out, f"{path.name}: test subjects")
+    write_reports(metrics, contract, out, f"{path.name}: test subjects", values)
     return metrics
 
 
@@ -115,9 +128,11 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     """Stream metrics of every smoothing setting in SWEEP; reports and plots in `out_dir`."""
     model_path, out_dir = Path(model_path).absolute(), Path(out_dir).absolute()
     contract = load_contract(model_path)
-    recordings, _ = load_recordings(data)
-    test_subjects = split_subjects([r.subject for r in recordings], data)["test"]
-    recordings = [r for r in recordings if r.subject in test_subjects]
+    recordings, test_subjects = test_recordings(data)
+    if contract.task == "regression":
+        from train.evaluate_stream_values import evaluate_value_stream
+
+        return evaluate_value_stream(model_path, contract, recordings, test_subjects, out_dir)
     mapping, class_names = class_mapping(data, recordings)
     if class_names != contract.class_names:
         raise ValueError(f"the data's classes {class_names} are not the model's {contract.class_names}; "
@@ -135,6 +150,16 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     atomic_write(out_dir / "stream_report.json", json.dumps(report, indent=2))
     atomic_write(out_dir / "stream_report.md", stream_markdown(report))
     return report
+
+
+def test_recordings(data: DataConfig) -> tuple[list, list[str]]:
+    """The whole recordings of the test subjects (with their derived target, if `data` names one), and
+    those subjects."""
+    recordings, _ = load_recordings(data)
+    if data.target is not None:
+        recordings = with_target(recordings, data.target)
+    test_subjects = split_subjects([r.subject for r in recordings], data)["test"]
+    return [r for r in recordings if r.subject in test_subjects], test_subjects
 
 
 def seconds(ms: float | None) -> str:

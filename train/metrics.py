@@ -43,13 +43,18 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     }
 
 
-def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray) -> dict[str, dict]:
-    """subject -> {windows, accuracy}, in subject order: a model that fails one person hides in the mean."""
+def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, regression: bool = False) -> dict[str, dict]:
+    """subject -> {windows, accuracy} (or {windows, mae} for `regression`), in subject order: a model that
+    fails one person hides in the mean."""
     y_true, y_pred, subjects = np.asarray(y_true), np.asarray(y_pred), np.asarray(subjects).astype(str)
     figures = {}
     for subject in subject_order(subjects.tolist()):
         mine = subjects == subject
-        figures[subject] = {"windows": int(mine.sum()), "accuracy": float((y_true[mine] == y_pred[mine]).mean())}
+        if regression:
+            error = np.abs(y_pred[mine].astype(np.float64) - y_true[mine].astype(np.float64))
+            figures[subject] = {"windows": int(mine.sum()), "mae": float(error.mean())}
+        else:
+            figures[subject] = {"windows": int(mine.sum()), "accuracy": float((y_true[mine] == y_pred[mine]).mean())}
     return figures
 
 
@@ -61,6 +66,16 @@ def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     mse = float((error**2).mean())
     return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt(mse)), "windows": int(error.size),
             "r2": 1 - mse / variance if variance > 0 else 0.0}
+
+
+def regression_evaluation(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, mean_value: float) -> dict:
+    """What `har evaluate` reports of a regression model: MAE, RMSE and R^2, the same of the mean predictor
+    (always `mean_value`, the training targets' mean) and each subject's MAE."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    report = regression_report(y_true, y_pred)
+    report["baseline_mean_predictor"] = {"value": float(mean_value), **regression_report(y_true, np.full(y_true.size, mean_value))}
+    report["per_subject"] = per_subject(y_true, y_pred, subjects, regression=True)
+    return report
 
 
 def format_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str]) -> str:
