@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from convert.guard import ADVICE, quality_problems
 from convert.publish import (
     ConversionError, output_path, publish, publish_rejected, report_path, staging,
@@ -97,8 +99,11 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
     float32_size = len(embed_contract(float32, contract.to_dict() | {"quantization": None}))  # as shipped
     atomic_write(staged, final)
     atomic_write(sidecar_path(staged), contract.to_json())
-    check_model = validate_regression if contract.task == "regression" else validate
-    report = check_model(staged, exported, test, contract, on_tflm=mode in ("int8", "float32"))
+    on_tflm = mode in ("int8", "float32")
+    if contract.task == "regression":
+        report = validate_regression(staged, exported, test, contract, on_tflm, float(np.mean(train.y)))
+    else:
+        report = validate(staged, exported, test, contract, on_tflm)
     report.update(
         mode=mode, target=target, ops=ops, size_bytes=len(final), float32_size_bytes=float32_size,
         size_ratio=float32_size / len(final), macs=count_macs(trained), params=int(trained.count_params()),
