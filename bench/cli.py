@@ -23,9 +23,11 @@ def register(stages) -> None:
     bench.add_argument("--quick", action="store_true", help="a few epochs only, to check the command works")
     bench.add_argument("--main-job", action="store_true",
                        help="instead: time `make model.tflite` in a fresh clone (install included); bench/main_job.json")
-    bench.add_argument("--only", choices=["mcu", "light", "regression"],
+    bench.add_argument("--only", choices=["mcu", "light", "regression", "recipe"],
                        help="instead: measure one section on --model (mcu: Cortex-M4 instructions, flash and RAM; "
                        "light: commands without TensorFlow; regression: trains and converts configs/cadence.toml, "
-                       "--model unused), merge it into bench/results.json, rewrite BENCHMARKS.md")
+                       "--model unused; recipe: the cross-validated recipe choice, in --runs), merge it into bench/results.json, rewrite BENCHMARKS.md")
     bench.add_argument("--model", default="model.tflite", help="the model --only measures (default model.tflite)")
+    bench.add_argument("--runs", default="runs/bench", help="--only recipe: the folder of its har tune runs "
+                       "(resumable; default runs/bench)")
     bench.set_defaults(func=cmd_bench)

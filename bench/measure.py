@@ -118,17 +118,19 @@ def bench_main_job() -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-SECTIONS = {"mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression"}
+SECTIONS = {"mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression", "recipe": "bench.recipe"}
 
 
-def measure_section(name: str, model: Path) -> int:
-    """Measure one section on `model`, merge it into bench/results.json and rewrite BENCHMARKS.md."""
+def measure_section(name: str, model: Path, runs: Path) -> int:
+    """Measure one section (on `model`, or for the recipe study in `runs`), merge it into bench/results.json
+    and rewrite BENCHMARKS.md."""
     import importlib
 
     results_path = REPO / "bench" / "results.json"
     results = json.loads(results_path.read_text())
-    section = importlib.import_module(SECTIONS[name]).measure(model)
-    section.update(command=f"har bench --only {name} --model {model.name}", machine=machine(),
+    section = importlib.import_module(SECTIONS[name]).measure(runs if name == "recipe" else model)
+    where = f"--runs {runs.name}" if name == "recipe" else f"--model {model.name}"
+    section.update(command=f"har bench --only {name} {where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
     results[name] = section
     results_path.write_text(json.dumps(results, indent=2))
@@ -139,7 +141,7 @@ def measure_section(name: str, model: Path) -> int:
 
 def main(args: argparse.Namespace | None = None) -> int:
     if getattr(args, "only", None):
-        return measure_section(args.only, Path(args.model).resolve())
+        return measure_section(args.only, Path(args.model).resolve(), Path(args.runs).resolve())
     if getattr(args, "main_job", False):
         result = bench_main_job()
         (REPO / "bench").mkdir(exist_ok=True)
@@ -160,7 +162,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     results["runtime"] = bench_runtime(default_model, runs)
     results["invoke_us"] = bench_invoke(default_model)
     for name, module in SECTIONS.items():
-        results[name] = __import__(module, fromlist=["measure"]).measure(default_model)
+        results[name] = __import__(module, fromlist=["measure"]).measure(runs if name == "recipe" else default_model)
     from train.data.dataset import DataConfig
     from train.evaluate_tflite import evaluate_stream
 

@@ -136,7 +136,7 @@ def _main_job() -> list[str]:
 def _sections(results: dict) -> list[str]:
     """Sections measured by other modules of bench/, each as its own Markdown."""
     out = []
-    for name in ("mcu", "light", "regression"):
+    for name in ("recipe", "mcu", "light", "regression"):
         if results.get(name):
             section = __import__(f"bench.{name}", fromlist=["markdown"]).markdown(results[name]).strip()
             when = results[name].get("command")
