@@ -163,6 +163,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     results["invoke_us"] = bench_invoke(default_model)
     for name, module in SECTIONS.items():
         results[name] = __import__(module, fromlist=["measure"]).measure(runs if name == "recipe" else default_model)
+    results["recipe"]["measured_after_training"] = False  # one run: every section measures the current recipe
     from train.data.dataset import DataConfig
     from train.evaluate_tflite import evaluate_stream
 

@@ -9,8 +9,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def markdown(results: dict) -> str:
-    lines = _header(results) + _models(results["training"]) + _runtime(results) + _stream(results["stream"])
+    lines = _header(results) + _stale(results) + _models(results["training"]) + _runtime(results) + _stream(results["stream"])
     return "\n".join(lines + _main_job() + _sections(results)) + "\n"
+
+
+def _stale(results: dict) -> list[str]:
+    """Say so when the full run predates the recipe now in configs/default.toml (a section rerun since)."""
+    recipe = results.get("recipe")
+    if not recipe or recipe.get("measured_after_training") is False:
+        return []
+    return ["**Note.** The sections from \"Models\" to \"The main job\" were measured by `make bench` with the "
+            "previous default recipe (gravity branch of all channels), before the cross-validated recipe choice "
+            f"({recipe['date']}, \"Recipe choice\" below) changed configs/default.toml; the sections after them "
+            "measure the current default. `make bench` remeasures everything with the current one.", ""]
 
 
 def _header(results: dict) -> list[str]:
@@ -22,7 +33,8 @@ def _header(results: dict) -> list[str]:
         f"Machine: {results['machine']}  ",
         f"Date: {results['date']}",
         "",
-        "Everything below is measured by that command; rerun it to check. Protocol: the embedded UCI HAPT",
+        "Everything below is measured by that command (a section measured since by `har bench --only` says so); "
+        "rerun it to check. Protocol: the embedded UCI HAPT",
         "recordings, six daily activities, 128-sample windows (2.56 s at 50 Hz), stride 64, windows wholly",
         "inside one labelled segment; UCI HAR's test users 2 4 9 10 12 13 18 20 24, validation users 5 15 25,",
         "training on the other 18; normalisation fitted on the training windows. Each model is the one at the",
