@@ -55,6 +55,7 @@ def test_per_subject_accuracies_weighted_by_windows_average_to_the_overall_accur
     assert weighted == pytest.approx(classification_report(y, predicted, NAMES)["accuracy"])
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_har_evaluate_tflite_reports_subjects_and_robustness(tiny_model, tmp_path, capsys):
     from har import main
 

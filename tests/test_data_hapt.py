@@ -30,6 +30,7 @@ def test_embedded_files_match_their_checksums():
         assert hashlib.sha256(files["RawData/" + name.split("/")[-1]]).hexdigest() == digest, name
 
 
+@pytest.mark.slow  # compares every file of both copies
 @pytest.mark.skipif(not SHARED_HAPT.exists(), reason="../shared/datasets/uci-hapt not beside the repository")
 def test_embedded_copy_equals_the_shared_copy(hapt_loaded):
     embedded, _ = hapt_loaded

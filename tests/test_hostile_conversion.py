@@ -112,6 +112,7 @@ def test_convert_with_relative_paths_from_another_folder(har, tmp_path, trained)
     assert json.loads((tmp_path / "cwd" / "out" / "rel.report.json").read_text())["tflm_run"]["runs"]
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_evaluate_a_relative_tflite(har, tmp_path):
     shutil.copyfile(TINY_MODEL, tmp_path / "cwd" / "tiny.tflite")
     with only_changes(tmp_path, "cwd/tiny_evaluation"):

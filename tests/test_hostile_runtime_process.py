@@ -109,6 +109,7 @@ def test_realtime_does_not_wait_through_a_year_long_gap_or_a_huge_timestamp(in_p
 
 # --- signals: from the very start, and never during the summary ----------------------------------------
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_a_signal_during_start_up_is_a_clean_stop(work, tmp_path, model_path):
     fifo = tmp_path / "never-written.csv"
     os.mkfifo(fifo)  # opening it for --replay blocks: the runtime is held inside its start-up
@@ -132,6 +133,7 @@ def test_early_signals_while_importing_never_print_a_traceback(work, model_path)
         assert process.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_a_storm_of_signals_cannot_cut_the_summary_short(work, model_path):
     process = subprocess.Popen([sys.executable, "-m", "device_runtime", "--model", str(model_path), "--stdin"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work)
@@ -149,6 +151,7 @@ def test_a_storm_of_signals_cannot_cut_the_summary_short(work, model_path):
     assert err.count('{"summary"') == 1 and "stopped by" in err
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_a_signal_while_waiting_for_a_serial_port_is_a_clean_stop(work, tmp_path, model_path):
     process = subprocess.Popen([sys.executable, "-m", "device_runtime", "--model", str(model_path), "--port",
                                 str(tmp_path / "ttyNONE")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work)

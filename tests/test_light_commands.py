@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, write
 
 PROBE = """
 import sys
@@ -22,12 +22,15 @@ def heavy_modules(call: str, cwd) -> str:
 
 
 @pytest.mark.parametrize("argv", [
-    ["data", "summary", "--window", "64", "--stride", "64"],
+    ["data", "summary", "--data", "recordings", "--format", "csv", "--window", "20", "--stride", "10"],
     ["firmware", "MODEL", "--out", "fw"],
     ["firmware", "--help"],
 ])
 def test_har_commands_import_no_tensorflow(argv, tiny_model, tmp_path):
     argv = [str(tiny_model) if a == "MODEL" else a for a in argv]
+    for subject in "abcd":  # a small CSV dataset: the data layer's imports, not a parse of all of HAPT
+        rows = "".join(f"{i * 20},{i % 7},1,{'walk' if i < 50 else 'sit'}\n" for i in range(100))
+        write(tmp_path / "recordings" / f"{subject}.csv", "timestamp_ms,ax,ay,activity\n" + rows)
     call = f"import har\ntry:\n    har.main({argv!r})\nexcept SystemExit:\n    pass"
     assert heavy_modules(call, tmp_path) == "HEAVY []"
 

@@ -37,6 +37,7 @@ def wait_for_rows(path, count, timeout=20):
     return rows_of(path)
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_keys_flushing_disconnect_clock_reset_and_ctrl_c(tmp_path):
     sensor = PtySensor(tmp_path)
     out = tmp_path / "data" / "walk.csv"
@@ -94,6 +95,7 @@ def test_protocol_labels_by_device_time(tmp_path):
         read_protocol(write(tmp_path / "bad.txt", "walk for a while\n"))
 
 
+@pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_recorder_ends_with_its_protocol(tmp_path):
     sensor = PtySensor(tmp_path)
     out = tmp_path / "p.csv"
