@@ -47,7 +47,7 @@ def measure(model: str | Path) -> dict:
 
 
 def markdown(light: dict) -> str:
-    rows = [f"| `{r['command'].replace(str(REPO) + '/', '')}` | {r['seconds']:.2f} s | "
+    rows = [f"| `{' '.join(Path(a).name if a.startswith('/') else a for a in r['command'].split())}` | {r['seconds']:.2f} s | "
             f"{'yes' if r['imports_tensorflow'] else 'no'} |" for r in (light["firmware"], light["runtime_startup"])]
     fast = light["fast_tests"]
     return "\n".join([
