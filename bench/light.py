@@ -24,8 +24,9 @@ def _timed(argv: list[str], run: str, cwd: Path, repeats: int = 3) -> dict:
                                 capture_output=True, text=True)
         seconds.append(time.perf_counter() - start)
         heavy = "TF True" in result.stderr
-    return {"command": " ".join(argv), "seconds": statistics.median(seconds), "imports_tensorflow": heavy,
-            "returncode": result.returncode}
+    if result.returncode != 0:
+        raise ValueError(f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()[-300:]}")
+    return {"command": " ".join(argv), "seconds": statistics.median(seconds), "imports_tensorflow": heavy}
 
 
 def measure(model: str | Path) -> dict:

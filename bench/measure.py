@@ -126,6 +126,10 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     and rewrite BENCHMARKS.md."""
     import importlib
 
+    if name in ("mcu", "light"):
+        from device_runtime.contract import load_contract
+
+        load_contract(model)  # a missing or foreign file is refused before anything is measured or written
     results_path = REPO / "bench" / "results.json"
     results = json.loads(results_path.read_text())
     section = importlib.import_module(SECTIONS[name]).measure(runs if name == "recipe" else model)

@@ -89,8 +89,10 @@ def score_split(run: Path, split: str) -> dict:
 def cross_validate(config: RunConfig, k: int, folder: Path) -> dict:
     """Train and score each fold into `folder`; write and return cv.json's content (cv.md beside it)."""
     cv_subjects, test = split_of(prepare(config.data).summary)
+    groups = folds(cv_subjects, k)  # a bad --cv is refused before anything is written
+    folder.mkdir(parents=True, exist_ok=True)
     results = []
-    for i, subjects in enumerate(folds(cv_subjects, k), 1):
+    for i, subjects in enumerate(groups, 1):
         fold_config = with_values(config, "data", test_subjects=test, validation_subjects=subjects)
         run, how = trained(fold_config, f"fold{i}", folder)
         results.append({"fold": i, **score_split(run, "validation")})
@@ -128,6 +130,5 @@ def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: in
                          "target_column) is not supported yet")
     if final_seeds is not None and final_seeds < 1:
         raise ValueError(f"--seeds {final_seeds}: give at least 1")
-    folder.mkdir(parents=True, exist_ok=True)
     cv = cross_validate(config, k, folder)
     return folder, cv, final(config, final_seeds, folder, cv) if final_seeds else None
