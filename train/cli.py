@@ -8,7 +8,7 @@ from pathlib import Path
 
 from train.cli_options import add_data_options, config_from_args, data_config_from_args
 
-DATA_OPTIONS = ("data", "format", "config", "window", "stride", "classes", "test_subjects", "validation_subjects",
+DATA_OPTIONS = ("data", "format", "config", "window", "stride", "classes", "channels", "test_subjects", "validation_subjects",
                 "resample_hz", "skip_bad_rows", "units")
 
 

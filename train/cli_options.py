@@ -21,6 +21,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                        "or in samples as 128 (default 2.56s: 128 samples at 50 Hz, 256 at 100 Hz)")
     group.add_argument("--stride", help="seconds (or samples) between window starts (default 1.28s)")
     group.add_argument("--classes", help="comma-separated source labels to keep (default: HAPT's six activities)")
+    group.add_argument("--channels", help="comma-separated channels the model reads, e.g. acc_x,acc_y,acc_z "
+                       "for an accelerometer-only model (default: all of the data's)")
     group.add_argument("--test-subjects", help="comma-separated subjects held out for testing")
     group.add_argument("--validation-subjects", help="comma-separated subjects for validation")
     group.add_argument("--units", help="units of channels whose header gives none, per sensor prefix or channel: "
@@ -45,7 +47,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
     for key in ("window", "stride"):  # checked with the config file's values, in DataConfig.from_dict
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
-    for key in ("classes", "test_subjects", "validation_subjects"):
+    for key in ("classes", "channels", "test_subjects", "validation_subjects"):
         value = getattr(args, key)
         if value is not None:
             data[key] = [v.strip() for v in value.split(",") if v.strip()]

@@ -5,6 +5,7 @@ annotation), finiteness and range, with a message naming the key (`checked`).
 """
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from dataclasses import fields
@@ -31,6 +32,30 @@ def load_config(path: str | Path) -> dict:
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)}; expected {list(SECTIONS)}")
     return {section: dict(config.get(section, {})) for section in SECTIONS}
+
+
+def dump_config(config: dict, comment: str = "") -> str:
+    """A resolved config ({"data": {...}, "model": {...}, "train": {...}}) as a TOML file that
+    `load_config` reads back to the same values. None is left out: it is every such key's default."""
+    lines = [f"# {line}" for line in comment.splitlines()]
+    for section in SECTIONS:
+        lines += ["", f"[{section}]"]
+        lines += [f"{key} = {_toml(value)}" for key, value in config.get(section, {}).items() if value is not None]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml(str(k))} = {_toml(v)}" for k, v in value.items()) + " }" if value else "{}"
+    raise ValueError(f"a config value {value!r} has no TOML form")
 
 
 def known_keys_only(cls, data: dict, section: str) -> dict:

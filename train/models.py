@@ -18,7 +18,7 @@ layers = keras.layers
 # Hyperparameters of each family; [model] in the config file overrides any of them.
 DEFAULTS: dict[str, dict] = {
     "cnn": {"filters": [24, 48, 64], "kernels": [9, 7, 5], "dropout": 0.3, "gravity_branch": True,
-            "gravity_channels": "all"},
+            "gravity_channels": "all", "separable": False, "dilation": 1, "pool": "max"},
     "mlp": {"units": [256, 256], "dropout": 0.3},
     "lstm": {"units": [32, 32], "dropout": 0.3},
     "convlstm": {"filters": [32, 32], "kernels": [5, 5], "lstm_units": 32, "dropout": 0.3},
@@ -36,20 +36,27 @@ def _head(x, n_outputs: int, head: str):
     return layers.Dense(n_outputs, activation=head, name="output")(x)
 
 
-def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch, gravity_channels, channel_names):
+def cnn(inputs, n_outputs, head, filters, kernels, dropout, gravity_branch, gravity_channels, channel_names,
+        separable, dilation, pool):
     """Temporal convolutions and global average pooling: small, fast, int8-friendly.
 
     The convolutions are Conv2D with (1, k) kernels over a (1, T, C) view of the window: the same
     arithmetic as Conv1D, but the .tflite needs no EXPAND_DIMS/SQUEEZE reshapes around every layer (fewer
-    ops and tensors: a smaller flatbuffer and less work on the microcontroller). The optional gravity
-    branch feeds window means straight to the classifier: of every channel ("all"), or of the
-    accelerometer's only ("acc")."""
+    ops and tensors: a smaller flatbuffer and less work on the microcontroller). After the first layer,
+    `separable` makes each convolution depthwise-separable (a k-tap filter per channel, then a 1x1 mix:
+    about k times fewer weights and MACs) and `dilation` spaces its taps (a wider view for the same cost);
+    `pool` is "max" or "avg". The optional gravity branch feeds window means straight to the classifier:
+    of every channel ("all"), or of the accelerometer's only ("acc")."""
+    if pool not in ("max", "avg") or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"pool = {pool!r} must be 'max' or 'avg' and dilation = {dilation!r} a whole number >= 1")
+    pooling = layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D
     x = layers.Reshape((1, *inputs.shape[1:]))(inputs)
-    for f, k in zip(filters, kernels):
-        x = layers.Conv2D(f, (1, k), padding="same", use_bias=False)(x)
+    for i, (f, k) in enumerate(zip(filters, kernels)):
+        conv = layers.SeparableConv2D if separable and i else layers.Conv2D
+        x = conv(f, (1, k), padding="same", use_bias=False, dilation_rate=(1, dilation if i else 1))(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-        x = layers.MaxPooling2D((1, 2))(x)
+        x = pooling((1, 2))(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     if not gravity_branch:
@@ -143,7 +150,10 @@ def count_macs(model: keras.Model) -> int:
     dominate; pooling, BatchNorm (folded at conversion) and activations are left out."""
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, (layers.Conv1D, layers.Conv2D)):
+        if isinstance(layer, layers.SeparableConv2D):  # k taps per input channel, then a 1x1 mix
+            steps, taps = int(np.prod(layer.output_shape[1:-1])), int(np.prod(layer.kernel_size))
+            macs += steps * layer.input_shape[-1] * (taps + layer.output_shape[-1])
+        elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
             steps = int(np.prod(layer.output_shape[1:-1]))
             macs += steps * int(np.prod(layer.kernel_size)) * layer.input_shape[-1] * layer.output_shape[-1]
         elif isinstance(layer, layers.Dense):

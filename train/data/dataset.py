@@ -14,7 +14,7 @@ from train.config import checked, length
 from train.data.csv_files import load_csv_folder
 from train.data.hapt import EMBEDDED_HAPT, load_hapt
 from train.data.pamap2 import load_pamap2
-from train.data.recording import DataError, LoadReport, Recording
+from train.data.recording import DataError, LoadReport, Recording, select_channels
 from train.data.split import class_mapping, split_subjects
 from train.data.summary import summarise
 from train.data.targets import TARGETS, target_normalisation, with_target
@@ -36,6 +36,7 @@ class DataConfig:
     classes: list[str] | None = None  # source labels to keep (None: HAPT's six daily activities, else all)
     rename: dict[str, str] = field(default_factory=dict)  # source label -> class name (several may merge)
     units: dict[str, str] = field(default_factory=dict)  # channel or sensor prefix -> unit, where files give none
+    channels: list[str] | None = None  # the channels the model reads, e.g. the accelerometer's (None: all)
     min_purity: float = 1.0
     allow_unlabelled: bool = False
     test_subjects: list[str] | None = None  # None: UCI HAR's test users for HAPT, else 20% chosen by seed
@@ -97,6 +98,7 @@ def prepare(
     if config.target is not None:
         recordings = with_target(recordings, config.target)
     recordings, warnings = apply_units(recordings, config.units, str(config.path or EMBEDDED_HAPT))
+    recordings = select_channels(recordings, config.channels, str(config.path or EMBEDDED_HAPT))
     report = dataclasses.replace(report, warnings=report.warnings + warnings)  # a shared `loaded` stays as it was
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)

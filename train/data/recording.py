@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,21 @@ class Recording:
             raise DataError(self.source, f"{self.labels.shape[0]} labels for {t} samples")
         if self.targets is not None and self.targets.shape != (t,):
             raise DataError(self.source, f"{self.targets.shape[0]} targets for {t} samples")
+
+
+def select_channels(recordings: list[Recording], names: list[str] | None, source: str) -> list[Recording]:
+    """The recordings with only the named channels, in the order named (None: all of them): an
+    accelerometer-only model reads acc_x, acc_y, acc_z and the device feeds it nothing else."""
+    if names is None:
+        return recordings
+    present = recordings[0].channels if recordings else ()
+    missing = [n for n in names if n not in present]
+    if not names or missing or len(set(names)) != len(names):
+        raise DataError(source, f"channels = {names}: name each once, from the data's channels {list(present)}"
+                        + (f" ({missing} are not among them)" if missing else ""), field="channels")
+    picked = [present.index(n) for n in names]
+    return [dataclasses.replace(r, channels=tuple(names), units=tuple(r.units[i] for i in picked),
+                                samples=r.samples[:, picked]) for r in recordings]
 
 
 @dataclass
