@@ -1,7 +1,7 @@
 """`har`: the toolchain's command line, one subcommand per stage (data, train, evaluate, convert, ...).
 
 Each stage defines its own options next to its code (train/cli.py, convert/cli.py, firmware_gen/cli.py,
-bench/cli.py) and imports its heavy dependencies only when its subcommand runs, so `har data` and
+search/cli.py, bench/cli.py) and imports its heavy dependencies only when its subcommand runs, so `har data` and
 `har firmware` start without TensorFlow. Every user error ends with one line naming what is wrong and
 exit status 2; --verbose brings back TensorFlow's own logging.
 """
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.cli import register as register_bench
     from convert.cli import register as register_convert
     from firmware_gen.cli import register as register_firmware
+    from search.cli import register as register_search
     from train.cli import register as register_train
 
     parser = argparse.ArgumentParser(
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_record(stages)
     register_convert(stages)
     register_firmware(stages)
+    register_search(stages)
     register_bench(stages)
     return parser
 

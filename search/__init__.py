@@ -1,0 +1,1 @@
+"""`har search`: multi-objective architecture search against a board's budget (Optuna)."""

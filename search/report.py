@@ -1,0 +1,117 @@
+"""What a search leaves in RUNS/search-NAME/: every trial's figures (trials.json, trials.csv), the Pareto
+front as a Markdown table (pareto.md) and a plot of int8 CV macro-F1 against flash, coloured by arena
+(pareto.png). Read from the study storage, so any worker or machine can write it at any time."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from device_runtime.files import atomic_write
+from train.report_table import markdown_table
+
+COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1",
+           "flash_bytes", "arena_bytes", "macs", "instructions", "params", "seconds", "choices", "pruned_because"]
+
+
+def rows(study) -> list[dict]:
+    """One flat row per trial, in trial order."""
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        cost, cv = t.user_attrs.get("cost", {}), t.user_attrs.get("cv", {})
+        row = {"trial": t.number, "state": t.state.name.lower(), "family": t.params.get("family"),
+               **{k: cv.get(k) for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1")},
+               **{k: cost.get(k) for k in ("flash_bytes", "arena_bytes", "macs", "instructions", "params")},
+               "seconds": t.user_attrs.get("seconds"), "choices": t.params,
+               "pruned_because": "; ".join(t.user_attrs.get("pruned_because", []))}
+        out.append(row)
+    return out
+
+
+def front(study) -> list[int]:
+    """Trial numbers of the Pareto front over the finished trials, best macro-F1 first."""
+    best = sorted(study.best_trials, key=lambda t: -t.values[0]) if _finished(study) else []
+    return [t.number for t in best]
+
+
+def _finished(study) -> bool:
+    import optuna
+
+    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+
+
+def write(study, folder: Path) -> dict:
+    """Write every report file; return {"trials": rows, "front": numbers, "settings": the study's}."""
+    table, numbers = rows(study), front(study)
+    settings = study.user_attrs.get("settings", {})
+    atomic_write(folder / "trials.json", json.dumps({"settings": settings, "front": numbers, "trials": table}, indent=2))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, COLUMNS)
+    writer.writeheader()
+    writer.writerows({**r, "choices": json.dumps(r["choices"], sort_keys=True)} for r in table)
+    atomic_write(folder / "trials.csv", text.getvalue())
+    atomic_write(folder / "pareto.md", markdown(table, numbers, settings))
+    if numbers:
+        atomic_write(folder / "pareto.png", plot(table, numbers, settings))
+    return {"trials": table, "front": numbers, "settings": settings}
+
+
+def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
+    by_number = {r["trial"]: r for r in table}
+    states = {s: sum(r["state"] == s for r in table) for s in ("complete", "pruned", "fail", "running")}
+    compute = settings.get("compute", "macs")
+    lines = [
+        f"# Search: Pareto front of {states['complete']} trained trials",
+        "",
+        f"{len(table)} trials: {states['complete']} trained, {states['pruned']} pruned over budget before training, "
+        f"{states['fail']} failed, {states['running']} running. Objectives: int8 macro-F1 over {settings.get('cv')}-fold "
+        f"grouped cross-validation of the training subjects ({settings.get('epochs')} epochs per fold; the test "
+        f"subjects are never scored here), int8 flash, and {compute}. Budget: {settings.get('budget')}.",
+        "",
+        markdown_table(
+            ["trial", "family", "CV int8 macro-F1", "CV int8 accuracy", "flash", "arena", "MACs", "M4 instructions", "choices"],
+            [(n, by_number[n]["family"], f"{by_number[n]['int8_macro_f1']:.4f} +- {by_number[n]['int8_macro_f1_std']:.4f}",
+              f"{100 * by_number[n]['int8_accuracy']:.2f}%", f"{by_number[n]['flash_bytes']:,} B",
+              f"{by_number[n]['arena_bytes']:,} B", f"{by_number[n]['macs']:,}",
+              f"{by_number[n]['instructions']:,}" if by_number[n]["instructions"] else "not measured",
+              _choices(by_number[n]["choices"])) for n in numbers]),
+        "",
+        "`har search --name NAME --export TRIAL` trains a front recipe on the standard split and scores the test "
+        "subjects once per seed.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _choices(params: dict) -> str:
+    return ", ".join(f"{k.split('_', 1)[-1] if k.startswith(params.get('family', '')) else k}={v}"
+                     for k, v in params.items() if k != "family")
+
+
+def plot(table: list[dict], numbers: list[int], settings: dict) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from train.evaluate_plots import png
+
+    done = [r for r in table if r["state"] == "complete"]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    points = axes.scatter([r["flash_bytes"] / 1024 for r in done], [r["int8_macro_f1"] for r in done],
+                          c=[r["arena_bytes"] / 1024 for r in done], cmap="viridis", s=30)
+    figure.colorbar(points, label="TFLM arena (KB)")
+    best = sorted((r for r in done if r["trial"] in numbers), key=lambda r: r["flash_bytes"])
+    axes.step([r["flash_bytes"] / 1024 for r in best], [r["int8_macro_f1"] for r in best], where="post",
+              color="tab:red", linewidth=1, label="Pareto front (all objectives)")
+    for r in best:
+        axes.annotate(str(r["trial"]), (r["flash_bytes"] / 1024, r["int8_macro_f1"]), fontsize=7,
+                      xytext=(3, 3), textcoords="offset points")
+    flash = settings.get("budget", {}).get("flash")
+    if flash:
+        axes.axvline(flash / 1024, color="grey", linestyle="--", linewidth=1, label="flash budget")
+    axes.set_xlabel("int8 model, flash (KB)")
+    axes.set_ylabel(f"int8 macro-F1, {settings.get('cv')}-fold CV")
+    axes.legend(loc="lower right")
+    return png(figure)

@@ -1,0 +1,105 @@
+"""The study: Optuna's storage, sampler and workers, with nothing home-made in between.
+
+Storage: SQLite in RUNS/search-NAME/study.db by default (embedded, one machine), or any database URL
+Optuna takes (`--storage postgresql://user@host/db`): every worker that opens the same storage and study
+name joins the same search, on this machine or another. Workers send a heartbeat; a trial whose worker
+was killed is failed after a grace period and retried with the same recipe (Optuna's
+RetryHeartbeatStaleTrialCallback), whose fold runs then resume. `--trials` counts finished and pruned
+trials over all workers (MaxTrialsCallback), so a rerun of the same command continues to the same total.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from search.trial import SearchSettings, objective
+
+DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 CV macro-F1, flash bytes, compute
+HEARTBEAT_S, GRACE_S = 20, 60
+STARTUP_TRIALS = 10  # random recipes before the multi-objective TPE starts modelling
+
+
+def default_storage(folder: Path) -> str:
+    return f"sqlite:///{(folder / 'study.db').resolve()}"
+
+
+def storage(url: str):
+    import optuna
+
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0, and have been since 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                          heartbeat_stale_trial_callback=retry)
+
+
+def open_study(settings: SearchSettings, worker: int = 0):
+    """Create the study, or join it with the settings it was created with (kept as user attributes)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():  # multivariate TPE over a conditional space (group) is "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=settings.seed + worker, multivariate=True, group=True,
+                                             n_startup_trials=STARTUP_TRIALS, constant_liar=True)
+    study = optuna.create_study(study_name=settings.study, storage=storage(settings.storage), sampler=sampler,
+                                directions=DIRECTIONS, load_if_exists=True)
+    mine = {"base": settings.base, "budget": settings.budget, "families": settings.families, "cv": settings.cv,
+            "epochs": settings.epochs, "compute": settings.compute}
+    saved = study.user_attrs.get("settings")
+    if saved is None:
+        study.set_user_attr("settings", mine)
+    elif json.dumps(saved, sort_keys=True) != json.dumps(mine, sort_keys=True):
+        changed = sorted(k for k in mine if json.dumps(saved.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True))
+        raise ValueError(f"study '{settings.study}' in {settings.storage} was started with other {', '.join(changed)}; "
+                         "rerun it with the same options, or give this search another --name")
+    return study
+
+
+def work(settings: SearchSettings, worker: int = 0) -> None:
+    """One worker: run trials until the study has `settings.trials` finished ones, or time is up."""
+    import optuna
+
+    from train.quiet import import_quietly
+
+    tf = import_quietly("tensorflow")  # a spawned worker starts bare: TensorFlow's start-up lines filtered here too
+    if settings.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(settings.threads)
+    study = open_study(settings, worker)
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    if sum(t.state in done for t in study.get_trials(deepcopy=False)) >= settings.trials:
+        return
+    study.optimize(lambda trial: objective(trial, settings), timeout=settings.seconds,
+                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done)],
+                   catch=(Exception,), gc_after_trial=True)  # a failed trial is recorded; the search goes on
+
+
+def run(settings: SearchSettings, workers: int) -> None:
+    """`workers` processes on this machine, each with its share of the cores, against one storage."""
+    settings.folder.mkdir(parents=True, exist_ok=True)
+    open_study(settings)  # created (or refused) once, before any worker starts
+    if workers == 1:
+        work(settings)
+        return
+    settings.threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)  # cores shared out
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
+    processes = [context.Process(target=_worker_main, args=(settings, i), name=f"worker{i}") for i in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.name for p in processes if p.exitcode]
+    if failed:
+        raise RuntimeError(f"workers {failed} stopped with an error (see above); the study keeps their finished trials")
+
+
+def _worker_main(settings: SearchSettings, worker: int) -> None:
+    try:
+        work(settings, worker)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,92 @@
+"""`har search` end to end on HAPT with tiny trials: trained and pruned trials, reports, a killed search
+resumed, settings that must not change under a study, and a trial exported to a normal run."""
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+
+import pytest
+from conftest import REPO
+
+from har import main
+from train.run import check
+
+pytestmark = pytest.mark.slow
+TEST_SUBJECTS = {"2", "4", "9", "10", "12", "13", "18", "20", "24"}
+
+
+def _search(tmp_path, *options):
+    return ["search", "--families", "mlp", "--cv", "2", "--epochs", "1", "--set", "train.epochs=1",
+            "--runs", str(tmp_path), "--name", "tiny", *options]
+
+
+def _finished_trials(db) -> int:
+    try:
+        with sqlite3.connect(db) as connection:
+            return connection.execute("SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_killed_search_resumes_to_its_trial_count_and_reports_its_front(tmp_path):
+    folder = tmp_path / "search-tiny"
+    worker = subprocess.Popen([sys.executable, "-m", "har", *_search(tmp_path, "--trials", "3")], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while _finished_trials(folder / "study.db") < 1 and time.time() < deadline and worker.poll() is None:
+        time.sleep(1)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    before = _finished_trials(folder / "study.db")
+    assert 1 <= before < 3
+    assert main(_search(tmp_path, "--trials", "3")) == 0
+    report = json.loads((folder / "trials.json").read_text())
+    finished = [t for t in report["trials"] if t["state"] in ("complete", "pruned")]
+    assert len(finished) == 3
+    complete = [t for t in finished if t["state"] == "complete"]
+    assert complete and report["front"] and set(report["front"]) <= {t["trial"] for t in complete}
+    for t in complete:
+        assert 0 <= t["int8_macro_f1"] <= 1 and t["flash_bytes"] <= 64 * 1024 and t["arena_bytes"] <= 16 * 1024
+        assert t["choices"]["family"] == "mlp"
+    assert (folder / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Pareto front" in (folder / "pareto.md").read_text()
+    assert "trial,state,family" in (folder / "trials.csv").read_text()
+
+
+def test_folds_never_hold_a_test_subject_and_changed_settings_are_refused(tmp_path, capsys):
+    assert main(_search(tmp_path, "--trials", "1", "--keep-runs")) == 0
+    db = tmp_path / "search-tiny" / "study.db"
+    with sqlite3.connect(db) as connection:
+        (cv,) = connection.execute("SELECT value_json FROM trial_user_attributes WHERE key = 'cv'").fetchone()
+    held_out = [set(fold["subjects"]) for fold in json.loads(cv)["folds"]]
+    assert len(held_out) == 2 and not held_out[0] & held_out[1]
+    assert not (held_out[0] | held_out[1]) & TEST_SUBJECTS
+    capsys.readouterr()
+    assert main(_search(tmp_path, "--trials", "1", "--cv", "3")) == 2
+    assert "was started with other cv" in capsys.readouterr().err
+
+
+def test_over_budget_trials_are_pruned_untrained(tmp_path):
+    assert main(_search(tmp_path, "--trials", "2", "--budget", "flash=2KB")) == 0
+    report = json.loads((tmp_path / "search-tiny" / "trials.json").read_text())
+    assert [t["state"] for t in report["trials"]] == ["pruned", "pruned"] and report["front"] == []
+    assert all(t["pruned_because"].startswith("flash ") for t in report["trials"])
+    assert not (tmp_path / "search-tiny" / "trials").exists()  # nothing was trained
+    assert "0 trained" in (tmp_path / "search-tiny" / "pareto.md").read_text()
+
+
+def test_an_exported_trial_is_a_config_file_and_a_normal_run(tmp_path, capsys):
+    assert main(_search(tmp_path, "--trials", "1")) == 0
+    assert main(_search(tmp_path, "--trials", "1", "--export", "7")) == 2
+    assert "--export 7: not a trained trial" in capsys.readouterr().err
+    assert main(_search(tmp_path, "--trials", "1", "--export", "0", "--seeds", "1")) == 0
+    folder = tmp_path / "search-tiny"
+    recipe = tomllib.loads((folder / "trial-0.toml").read_text())
+    assert recipe["model"]["family"] == "mlp" and recipe["train"]["epochs"] == 1
+    check(folder / "export-0-seed0")  # a finished run that `har convert` takes
+    summary = json.loads((folder / "export-0.json").read_text())
+    assert summary["trial"] == 0 and len(summary["seeds"]) == 1
+    assert "int8_accuracy" in summary["seeds"][0] or "refused" in summary["seeds"][0]

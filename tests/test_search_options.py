@@ -1,0 +1,88 @@
+"""`har search`'s options, checked before anything heavy loads: budgets, durations, config files written
+back, channel selection, and refusals that exit 2 and write nothing."""
+import tomllib
+
+import numpy as np
+import pytest
+
+from search.budget import over_budget, parse_budget
+from search.cli import parse_duration
+from train.config import dump_config
+from train.data.dataset import DataConfig
+from train.data.recording import DataError, Recording, select_channels
+from train.run_config import RunConfig
+
+
+def test_budgets_parse_bytes_in_binary_kilobytes_and_counts_in_thousands():
+    assert parse_budget("flash=20KB, arena=8KiB,instructions=1M,macs=250K") == {
+        "flash": 20480, "arena": 8192, "instructions": 1_000_000, "macs": 250_000}
+    assert parse_budget("flash=1.5MB") == {"flash": 1572864}
+    assert parse_budget("") == {}
+
+
+@pytest.mark.parametrize("text", ["flash", "flash=", "flash=-1KB", "flash=0", "flash=20GB", "instructions=1KB",
+                                  "ram=8KB", "flash=1KB,flash=2KB", "flash=1e3"])
+def test_malformed_budgets_name_the_part(text):
+    with pytest.raises(ValueError, match="--budget '"):
+        parse_budget(text)
+
+
+def test_over_budget_lists_each_exceeded_limit_and_skips_what_was_not_measured():
+    budget = parse_budget("flash=20KB,arena=8KB,instructions=1M")
+    cost = {"flash_bytes": 30_000, "arena_bytes": 8192, "instructions": None}
+    assert over_budget(cost, budget) == ["flash 30,000 > 20,480"]
+    assert over_budget({"flash_bytes": 1, "arena_bytes": 1, "instructions": 2_000_000}, budget) == [
+        "instructions 2,000,000 > 1,000,000"]
+
+
+def test_durations():
+    assert [parse_duration(t) for t in ("90s", "30m", "2h", "45", None)] == [90, 1800, 7200, 45, None]
+    for bad in ("0m", "soon", "-5m", "1d"):
+        with pytest.raises(ValueError, match="--time"):
+            parse_duration(bad)
+
+
+def test_a_written_config_reads_back_to_the_same_recipe():
+    config = RunConfig.from_dict({"data": {"channels": ["acc_x", "acc_y"], "rename": {'odd "name"\\\n': "walk"},
+                                           "window": "1.28s"},
+                                  "model": {"family": "cnn", "filters": [8, 12], "kernels": [5, 5], "separable": True},
+                                  "train": {"epochs": 7, "class_weights": {"walk": 2.5}}}).to_dict()
+    text = dump_config(config, "exported\nby a test")
+    assert text.startswith("# exported\n# by a test\n")
+    assert RunConfig.from_dict(tomllib.loads(text)).to_dict() == config
+
+
+def _recording(channels=("acc_x", "acc_y", "acc_z", "gyro_x")) -> Recording:
+    samples = np.arange(5 * len(channels), dtype=np.float32).reshape(5, len(channels))
+    return Recording("r.csv", "1", 50.0, channels, ("g", "g", "g", "rad/s")[:len(channels)], samples,
+                     np.zeros(5, np.int16), ("walk",))
+
+
+def test_channels_keep_the_named_columns_in_the_named_order():
+    picked = select_channels([_recording()], ["gyro_x", "acc_x"], "data")[0]
+    assert picked.channels == ("gyro_x", "acc_x") and picked.units == ("rad/s", "g")
+    assert picked.samples.tolist() == _recording().samples[:, [3, 0]].tolist()
+    recordings = [_recording()]
+    assert select_channels(recordings, None, "data") is recordings
+
+
+@pytest.mark.parametrize("names", [["mag_x"], [], ["acc_x", "acc_x"]])
+def test_unknown_empty_or_repeated_channels_are_refused_naming_the_option(names):
+    with pytest.raises(DataError, match="field 'channels'"):
+        select_channels([_recording()], names, "data")
+    assert DataConfig.from_dict({"channels": ["acc_x"]}).channels == ["acc_x"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--budget", "flash=lots"], "--budget 'flash=lots'"),
+    (["--families", "cnn,transformer"], "--families"),
+    (["--cv", "1"], "--cv 1"),
+    (["--time", "forever"], "--time"),
+    (["--name", "../escape"], "name"),
+])
+def test_bad_options_exit_2_before_anything_is_written(options, message, tmp_path, capsys):
+    from har import main
+
+    assert main(["search", "--runs", str(tmp_path), *options]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
