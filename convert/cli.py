@@ -13,7 +13,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     try:
         report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop,
                              per_channel=args.per_channel, checkpoint=args.checkpoint,
-                             max_class_drop=args.max_class_drop, max_mae_increase=args.max_mae_increase)
+                             max_class_drop=args.max_class_drop, max_mae_increase=args.max_mae_increase,
+                             qat_epochs=args.qat_epochs if args.qat else 0)
     except ConversionError as error:
         print(f"har convert: {error}", file=sys.stderr)
         return 1
@@ -77,4 +78,8 @@ def register(stages) -> None:
                          help="regression: how far the converted MAE may exceed the float MAE, in percent (default 5)")
     convert.add_argument("--per-channel", action="store_true",
                          help="int8 weights with a scale per output channel (default: one per tensor, smaller)")
+    convert.add_argument("--qat", action="store_true",
+                         help="quantization-aware fine-tuning first: the trained model learns with int8 fake "
+                         "quantization on its training split for --qat-epochs, then converts (int8 only)")
+    convert.add_argument("--qat-epochs", type=int, default=10, help="--qat: fine-tuning epochs (default 10)")
     convert.set_defaults(func=cmd_convert)

@@ -40,11 +40,14 @@ MODES, TARGETS = ("int8", "float32", "float16", "dynamic"), ("mcu", "pi")
 def convert_run(
     run: str | Path, out: str | Path, mode: str = "int8", target: str = "mcu", representative: int = 300,
     max_drop: float = 1.0, seed: int = 0, per_channel: bool = False, checkpoint: str = "final",
-    max_class_drop: float = 3.0, max_mae_increase: float = DEFAULT_MAX_MAE_INCREASE,
+    max_class_drop: float = 3.0, max_mae_increase: float = DEFAULT_MAX_MAE_INCREASE, qat_epochs: int = 0,
 ) -> dict:
-    """Convert, validate and publish; raises ConversionError (nothing published) if the model falls short."""
+    """Convert, validate and publish; raises ConversionError (nothing published) if the model falls short.
+    `qat_epochs` > 0: quantization-aware fine-tuning first (train/qat.py), int8 only."""
     if mode not in MODES or target not in TARGETS:
         raise ValueError(f"--mode must be one of {list(MODES)} and --target one of {list(TARGETS)}")
+    if not isinstance(qat_epochs, int) or qat_epochs < 0 or qat_epochs and mode != "int8":
+        raise ValueError(f"--qat-epochs {qat_epochs}: give a whole number >= 1, and --qat only with --mode int8")
     if not isinstance(representative, int) or representative < 1:
         raise ValueError(f"--representative {representative}: give a whole number of windows >= 1")
     out, run = output_path(out), resolve(run)
@@ -56,7 +59,7 @@ def convert_run(
         staged = folder / out.name
         report = _convert_and_validate(config, contract, trained, prepared, staged,
                                        dict(mode=mode, target=target, representative=representative, seed=seed,
-                                            per_channel=per_channel))
+                                            per_channel=per_channel, qat_epochs=qat_epochs))
         if not regression:
             report["robustness"] = _robustness(staged, raw["test"], prepared.splits["test"].y)
         report.update(model=out.name, run=str(run), checkpoint=checkpoint, max_drop_points=max_drop,
@@ -87,8 +90,13 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
         check_microcontroller_ready(mode, [])
     train, test = prepared.splits["train"], prepared.splits["test"]
     calibration = representative_windows(train, options["representative"], options["seed"])
-    exported = export_model(config, contract, trained)
-    converted = convert_model(exported, mode, calibration if mode == "int8" else None, options["per_channel"])
+    exported = export_model(config, contract, trained)  # the float reference every figure is compared with
+    quantized = exported
+    if options["qat_epochs"]:
+        from train.qat import fine_tune
+
+        quantized = export_model(config, contract, fine_tune(config, prepared, trained, options["qat_epochs"]), qat=True)
+    converted = convert_model(quantized, mode, calibration if mode == "int8" else None, options["per_channel"])
     ops = ops_of(converted)
     if target == "mcu":
         check_microcontroller_ready(mode, ops)
@@ -111,6 +119,7 @@ def _convert_and_validate(config: RunConfig, contract: Contract, trained, prepar
         representative={"windows": len(calibration), "subjects": subject_order(train.subjects.tolist())},
         quantization=contract.quantization,
         weight_quantization=("per-channel" if options["per_channel"] else "per-tensor") if mode == "int8" else None,
+        quantization_aware_epochs=options["qat_epochs"],
     )
     return report
 

@@ -23,14 +23,19 @@ MODES = ("int8", "float32", "float16", "dynamic")
 MCU_MODES = ("int8", "float32")
 
 
-def export_model(config: RunConfig, contract: Contract, trained: keras.Model) -> keras.Model:
+def export_model(config: RunConfig, contract: Contract, trained: keras.Model, qat: bool = False) -> keras.Model:
     """The same network rebuilt with batch size 1: static [1, T, C] input, BatchNorm folded into the
-    convolution, and (with tf_keras) LSTMs as the fused op TFLM runs."""
+    convolution, and (with tf_keras) LSTMs as the fused op TFLM runs. `qat`: `trained` is a
+    quantization-aware model (train/qat.py), rebuilt as one."""
     regression = contract.task == "regression"
     head = config.train.output_activation if regression else "softmax"
     n_outputs = 1 if regression else len(contract.class_names)
     model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head, batch_size=1,
                         channel_names=contract.channels)
+    if qat:
+        from train.qat import quantize_aware
+
+        model = quantize_aware(model)
     model.set_weights(trained.get_weights())
     return model
 

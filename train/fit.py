@@ -138,7 +138,7 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
         print(f"resuming {run} from its last completed epoch", file=sys.stderr)
     start = time.perf_counter()
     model.fit(
-        _training_data(config.train, prepared),
+        training_data(config.train, prepared),
         validation_data=(prepared.splits["validation"].x, prepared.splits["validation"].y),
         epochs=config.train.epochs,
         callbacks=_callbacks(run, config, prepared),
@@ -173,7 +173,7 @@ def _compiled_model(config: RunConfig, prepared: Prepared) -> keras.Model:
     return model
 
 
-def _training_data(config: TrainConfig, prepared: Prepared):
+def training_data(config: TrainConfig, prepared: Prepared):
     """Shuffled, class-weighted (as sample weights), augmented batches of the training split."""
     import tensorflow as tf
 

@@ -1,0 +1,60 @@
+"""Quantization-aware training (`har convert --qat`): the network trains with int8 fake-quantization of its
+weights and activations (tensorflow-model-optimization, Keras 2 API), so the int8 model that conversion
+makes is the one training saw, with the ranges training learned.
+
+It runs in `har convert --qat`, as a fine-tuning of a trained run, because a quantization-aware tf_keras
+model does not load back from the .keras format (its QuantizeLayer's variables mismatch on load): the
+fine-tuned model goes straight to the converter. Layers the 8-bit scheme knows (convolutions with their
+BatchNorm folded, dense, pooling, activations, add, reshape) are annotated; the others (the gravity
+branch's cropping) stay float in training and are calibrated at conversion like any post-training-quantized
+layer. The wrapping is deterministic, so the batch-1 export graph takes the fine-tuned weights as they are.
+"""
+from __future__ import annotations
+
+from train.data.dataset import Prepared
+from train.models import keras
+from train.run_config import RunConfig
+
+LEARNING_RATE_FACTOR = 0.05
+
+
+def _tfmot():
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError:
+        raise ValueError("--qat needs tensorflow-model-optimization, which the train extra installs: "
+                         "pip install -e '.[train]'") from None
+    return tfmot
+
+
+def quantize_aware(model: keras.Model) -> keras.Model:
+    """`model`, its weights included, with fake-quantization around every layer the default 8-bit scheme
+    supports."""
+    tfmot = _tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantize_registry
+
+    registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
+    annotate = tfmot.quantization.keras.quantize_annotate_layer
+
+    def clone(layer):
+        # BatchNormalization is not in the registry: the scheme folds it into the convolution before it
+        supported = registry.supports(layer) or isinstance(layer, keras.layers.BatchNormalization)
+        return annotate(layer) if supported else layer
+
+    annotated = keras.models.clone_model(model, clone_function=clone)
+    with tfmot.quantization.keras.quantize_scope():
+        return tfmot.quantization.keras.quantize_apply(annotated)
+
+
+def fine_tune(config: RunConfig, prepared: Prepared, trained: keras.Model, epochs: int) -> keras.Model:
+    """The trained classifier, fine-tuned quantization-aware for `epochs` on its training split (the same
+    batches, augmentation and class weights as training) at a twentieth of the training learning rate."""
+    from train.fit import training_data
+
+    if prepared.contract.task != "classification":
+        raise ValueError("--qat is for classifiers; a regression model converts with post-training quantization")
+    model = quantize_aware(trained)
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate * LEARNING_RATE_FACTOR),
+                  loss="sparse_categorical_crossentropy")
+    model.fit(training_data(config.train, prepared), epochs=epochs, verbose=0)
+    return model
