@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.report import SECTIONS
+
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from bench.measure import main
@@ -23,10 +25,11 @@ def register(stages) -> None:
     bench.add_argument("--quick", action="store_true", help="a few epochs only, to check the command works")
     bench.add_argument("--main-job", action="store_true",
                        help="instead: time `make model.tflite` in a fresh clone (install included); bench/main_job.json")
-    bench.add_argument("--only", choices=["mcu", "light", "regression", "recipe"],
+    bench.add_argument("--only", choices=list(SECTIONS),
                        help="instead: measure one section on --model (mcu: Cortex-M4 instructions, flash and RAM; "
                        "light: commands without TensorFlow; regression: trains and converts configs/cadence.toml, "
-                       "--model unused; recipe: the cross-validated recipe choice, in --runs), merge it into bench/results.json, rewrite BENCHMARKS.md")
+                       "--model unused; recipe: the cross-validated recipe choice, in --runs; search-scaling: one small "
+                       "search by 1 and 2 worker processes), merge it into bench/results.json, rewrite BENCHMARKS.md")
     bench.add_argument("--model", default="model.tflite", help="the model --only measures (default model.tflite)")
     bench.add_argument("--runs", default="runs/bench", help="--only recipe: the folder of its har tune runs "
                        "(resumable; default runs/bench)")

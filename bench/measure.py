@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.report import markdown
+from bench.report import SECTIONS, markdown
 from bench.runtime import bench_invoke, bench_runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,9 +118,6 @@ def bench_main_job() -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-SECTIONS = {"mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression", "recipe": "bench.recipe"}
-
-
 def measure_section(name: str, model: Path, runs: Path) -> int:
     """Measure one section (on `model`, or for the recipe study in `runs`), merge it into bench/results.json
     and rewrite BENCHMARKS.md."""
@@ -133,8 +130,8 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     results_path = REPO / "bench" / "results.json"
     results = json.loads(results_path.read_text())
     section = importlib.import_module(SECTIONS[name]).measure(runs if name == "recipe" else model)
-    where = f"--runs {runs.name}" if name == "recipe" else f"--model {model.name}"
-    section.update(command=f"har bench --only {name} {where}", machine=machine(),
+    where = {"recipe": f" --runs {runs.name}", "search-scaling": ""}.get(name, f" --model {model.name}")
+    section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
     results[name] = section
     results_path.write_text(json.dumps(results, indent=2))

@@ -145,12 +145,17 @@ def _main_job() -> list[str]:
     ]
 
 
+# Sections measured by other modules of bench/ (each also alone, by `har bench --only NAME`), in report order.
+SECTIONS = {"recipe": "bench.recipe", "mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression",
+            "search-scaling": "bench.search_scaling"}
+
+
 def _sections(results: dict) -> list[str]:
     """Sections measured by other modules of bench/, each as its own Markdown."""
     out = []
-    for name in ("recipe", "mcu", "light", "regression"):
+    for name, module in SECTIONS.items():
         if results.get(name):
-            section = __import__(f"bench.{name}", fromlist=["markdown"]).markdown(results[name]).strip()
+            section = __import__(module, fromlist=["markdown"]).markdown(results[name]).strip()
             when = results[name].get("command")
             out += ["", section] + (["", f"Measured by `{when}` on {results[name]['date']}, {results[name]['machine']}."]
                                      if when else [])
