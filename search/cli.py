@@ -50,11 +50,13 @@ def settings_from_args(args: argparse.Namespace):
 def cmd_search(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from search import report
-    from search.study import open_study, run
+    from search.study import existing_study, open_study, run
 
     if args.export is None and not args.report:
         run(settings, args.workers)
-    study = open_study(settings)
+        study = open_study(settings)
+    else:
+        study = existing_study(settings)
     written = report.write(study, settings.folder)
     print(f"{settings.folder}: {len(written['trials'])} trials, Pareto front {written['front']}; "
           f"report: {settings.folder / 'pareto.md'}", file=sys.stderr)
@@ -90,7 +92,8 @@ def register(stages) -> None:
         epilog="examples:\n  har search --budget flash=20KB,arena=8KB,instructions=1M --trials 40 --name m4\n"
         "  har search --name m4 --workers 2                   # continue it with two processes\n"
         "  har search --name m4 --storage postgresql://user@db/har   # on every machine of a cluster\n"
-        "  har search --name m4 --export 17 --seeds 3         # trial 17: config, runs, test scores",
+        "  har search --name m4 --export 17 --seeds 3         # trial 17: config, runs, test scores\n"
+        "  har search --name m4 --report                      # rewrite the reports",
     )
     add_data_options(search)
     group = search.add_argument_group("search")
@@ -99,7 +102,7 @@ def register(stages) -> None:
     group.add_argument("--trials", type=int, default=40, help="trials in the study, trained and pruned, over all workers (default 40)")
     group.add_argument("--time", help="stop starting trials after this long, e.g. 30m (default: no limit)")
     group.add_argument("--cv", type=int, default=3, metavar="K", help="cross-validation folds per trial (default 3)")
-    group.add_argument("--epochs", type=int, default=20, help="training epochs per fold during the search (default 20; "
+    group.add_argument("--epochs", type=int, default=15, help="training epochs per fold during the search (default 15; "
                        "--export trains for the config's epochs)")
     group.add_argument("--families", default="cnn,mlp,lstm,convlstm", help="families to search (default all four)")
     group.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine (default 1)")
@@ -112,7 +115,8 @@ def register(stages) -> None:
     group.add_argument("--seed", type=int, default=0, help="the sampler's seed (default 0)")
     group.add_argument("--keep-runs", action="store_true", help="keep every fold's run folder (default: deleted once scored)")
     group.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a base recipe value")
-    group.add_argument("--report", action="store_true", help="only rewrite the reports from the study")
+    group.add_argument("--report", action="store_true", help="only rewrite the reports of the study --name (the "
+                       "search options are then not needed)")
     group.add_argument("--export", type=int, metavar="TRIAL", help="train TRIAL on the standard split and score the test subjects")
     group.add_argument("--seeds", type=int, default=3, help="--export: seeds (default 3)")
     search.set_defaults(func=cmd_search)

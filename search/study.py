@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -33,8 +34,12 @@ def storage(url: str):
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0, and have been since 2.8
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                          heartbeat_stale_trial_callback=retry)
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                              heartbeat_stale_trial_callback=retry)
+        except Exception as error:  # a bad URL, a missing database driver, an unreachable or locked database
+            reason = " ".join(str(error).split())[:300]
+            raise ValueError(f"--storage {url}: Optuna cannot open it ({type(error).__name__}: {reason})") from None
 
 
 def open_study(settings: SearchSettings, worker: int = 0):
@@ -60,6 +65,21 @@ def open_study(settings: SearchSettings, worker: int = 0):
     return study
 
 
+def existing_study(settings: SearchSettings):
+    """The study `settings.study` as it was created, for reports and export (its own settings apply)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if settings.storage == default_storage(settings.folder) and not (settings.folder / "study.db").is_file():
+        raise ValueError(f"no search named '{settings.study}' in {settings.folder.parent}: {settings.folder / 'study.db'} "
+                         "does not exist; start it without --report or --export first")
+    try:
+        return optuna.load_study(study_name=settings.study, storage=storage(settings.storage))
+    except KeyError:
+        raise ValueError(f"no search named '{settings.study}' in {settings.storage}; start it without "
+                         "--report or --export first") from None
+
+
 def work(settings: SearchSettings, worker: int = 0) -> None:
     """One worker: run trials until the study has `settings.trials` finished ones, or time is up."""
     import optuna
@@ -81,8 +101,14 @@ def work(settings: SearchSettings, worker: int = 0) -> None:
 
 def run(settings: SearchSettings, workers: int) -> None:
     """`workers` processes on this machine, each with its share of the cores, against one storage."""
+    fresh = not settings.folder.exists()
     settings.folder.mkdir(parents=True, exist_ok=True)
-    open_study(settings)  # created (or refused) once, before any worker starts
+    try:
+        open_study(settings)  # created (or refused) once, before any worker starts
+    except ValueError:
+        if fresh:  # the folder this call made, and nothing else
+            shutil.rmtree(settings.folder, ignore_errors=True)
+        raise
     if workers == 1:
         work(settings)
         return

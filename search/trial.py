@@ -37,7 +37,7 @@ class SearchSettings:
     budget: dict[str, int]
     families: list[str]
     cv: int = 3
-    epochs: int = 20
+    epochs: int = 15
     trials: int = 40
     seconds: float | None = None
     seed: int = 0

@@ -79,6 +79,10 @@ def test_unknown_empty_or_repeated_channels_are_refused_naming_the_option(names)
     (["--cv", "1"], "--cv 1"),
     (["--time", "forever"], "--time"),
     (["--name", "../escape"], "name"),
+    (["--storage", "nonsense"], "--storage nonsense: Optuna cannot open it"),
+    (["--storage", "postgresql://nobody@localhost:1/har"], "Optuna cannot open it"),
+    (["--report"], "no search named 'default'"),
+    (["--export", "0"], "no search named 'default'"),
 ])
 def test_bad_options_exit_2_before_anything_is_written(options, message, tmp_path, capsys):
     from har import main
