@@ -10,6 +10,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from convert.pipeline import convert_run
     from convert.publish import ConversionError, report_path
 
+    if args.qat and args.qat_epochs < 1:
+        raise ValueError(f"--qat-epochs {args.qat_epochs}: give at least 1")
     try:
         report = convert_run(args.run, args.out, args.mode, args.target, args.representative, args.max_drop,
                              per_channel=args.per_channel, checkpoint=args.checkpoint,

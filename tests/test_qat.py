@@ -1,0 +1,42 @@
+"""`har convert --qat`: quantization-aware fine-tuning before conversion, on the shared trained run."""
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_qat_fine_tunes_the_trained_weights_and_converts_to_a_validated_int8_model(trained_run, int8_model, tmp_path):
+    from convert.flatbuffer import ops_of
+    from har import main
+
+    out = tmp_path / "qat.tflite"
+    assert main(["convert", str(trained_run), "--out", str(out), "--qat", "--qat-epochs", "1"]) == 0
+    report = json.loads(out.with_name("qat.report.json").read_text())
+    ptq = int8_model[2]
+    assert report["quantization_aware_epochs"] == 1 and ptq["quantization_aware_epochs"] == 0
+    assert report["passed"] and report["tflm"]["accuracy"] == report["int8"]["accuracy"]
+    assert report["float"] == ptq["float"]  # compared with the same float model as post-training int8
+    assert out.read_bytes() != int8_model[1].read_bytes()
+    assert "MUL" not in ops_of(out.read_bytes())  # BatchNorm folded into the convolutions, as without --qat
+
+
+def test_the_wrapped_model_starts_from_the_trained_weights(trained_run):
+    from train.qat import quantize_aware
+    from train.run import load
+
+    _, _, model = load(trained_run)
+    trained = {f"{layer.name}/{w.name.split('/')[-1]}": w.numpy() for layer in model.layers for w in layer.weights}
+    wrapped = [(f"{layer.layer.name}/{w.name.split('/')[-1]}", w.numpy())
+               for layer in quantize_aware(model).layers if hasattr(layer, "layer") for w in layer.layer.weights]
+    shared = [(name, value) for name, value in wrapped if name in trained]
+    assert len(shared) >= 10 and all(np.array_equal(value, trained[name]) for name, value in shared)
+
+
+def test_qat_is_refused_for_other_modes_before_anything_runs(trained_run, tmp_path, capsys):
+    from har import main
+
+    assert main(["convert", str(trained_run), "--out", str(tmp_path / "m.tflite"), "--qat", "--mode", "float32"]) == 2
+    assert "--qat only with --mode int8" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
