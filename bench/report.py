@@ -147,7 +147,7 @@ def _main_job() -> list[str]:
 
 # Sections measured by other modules of bench/ (each also alone, by `har bench --only NAME`), in report order.
 SECTIONS = {"recipe": "bench.recipe", "mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression",
-            "search-scaling": "bench.search_scaling"}
+            "search": "bench.search", "search-scaling": "bench.search_scaling"}
 
 
 def _sections(results: dict) -> list[str]:

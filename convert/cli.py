@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from train.qat import EPOCHS as QAT_EPOCHS
+
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from convert.pipeline import convert_run
@@ -83,5 +85,5 @@ def register(stages) -> None:
     convert.add_argument("--qat", action="store_true",
                          help="quantization-aware fine-tuning first: the trained model learns with int8 fake "
                          "quantization on its training split for --qat-epochs, then converts (int8 only)")
-    convert.add_argument("--qat-epochs", type=int, default=10, help="--qat: fine-tuning epochs (default 10)")
+    convert.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS, help=f"--qat: fine-tuning epochs (default {QAT_EPOCHS})")
     convert.set_defaults(func=cmd_convert)

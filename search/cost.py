@@ -27,13 +27,19 @@ CALIBRATION_WINDOWS = 32
 M4_WINDOWS = 2  # CMSIS-NN instruction counts vary by well under 1% between windows
 
 
-def measure_cost(config: RunConfig, prepared: Prepared, instructions: bool) -> dict:
-    """{"params", "macs", "flash_bytes", "arena_bytes", "ops", "instructions" (None unless asked)}."""
+def measure_cost(config: RunConfig, prepared: Prepared, instructions: bool, qat: bool = False) -> dict:
+    """{"params", "macs", "flash_bytes", "arena_bytes", "ops", "instructions" (None unless asked)}; `qat`:
+    of the quantization-aware model (per-channel weight scales: a little larger)."""
     contract = prepared.contract
     model = build_model(config.family, contract.window, len(contract.channels), len(contract.class_names),
                         config.model, batch_size=1, channel_names=contract.channels)
     calibration = representative_windows(prepared.splits["train"], CALIBRATION_WINDOWS)
-    converted = convert_model(model, "int8", calibration)
+    if qat:
+        from train.qat import quantize_aware
+
+        converted = convert_model(quantize_aware(model), "int8", calibration)
+    else:
+        converted = convert_model(model, "int8", calibration)
     ops = ops_of(converted)
     check_microcontroller_ready("int8", ops)
     q = quantization_of(converted)

@@ -17,6 +17,7 @@ import numpy as np
 from device_runtime.files import atomic_write
 from train.config import dump_config
 from train.report_table import markdown_table
+from train.qat import EPOCHS as QAT_EPOCHS
 from train.run_config import RunConfig
 
 
@@ -41,14 +42,16 @@ def export(study, number: int, folder: Path, seeds: int) -> dict:
     from train.tune import trained, with_values
 
     config = exported_recipe(study, number)
+    qat = bool(study.get_trials(deepcopy=False)[number].params.get("qat"))
     atomic_write(folder / f"trial-{number}.toml", dump_config(
-        config.to_dict(), f"Trial {number} of the search in {folder.name}, exported with `har search --export {number}`."))
+        config.to_dict(), f"Trial {number} of the search in {folder.name}, exported with `har search --export {number}`."
+        + ("\nIts int8 model is quantization-aware: convert it with `har convert RUN --qat`." if qat else "")))
     results = []
     for seed in range(config.train.seed, config.train.seed + seeds):
         run, how = trained(with_values(config, "train", seed=seed), f"export-{number}-seed{seed}", folder)
         model = folder / f"export-{number}-seed{seed}.tflite"
         try:
-            report = convert_run(run, model)
+            report = convert_run(run, model, qat_epochs=QAT_EPOCHS if qat else 0)
         except ConversionError as error:
             results.append({"seed": seed, "run": run.name, "refused": str(error)})
             print(f"seed {seed}: conversion refused: {error}", file=sys.stderr, flush=True)
@@ -57,7 +60,7 @@ def export(study, number: int, folder: Path, seeds: int) -> dict:
         print(f"seed {seed} ({how}): int8 accuracy {100 * results[-1]['int8_accuracy']:.2f}%, macro-F1 "
               f"{results[-1]['int8_macro_f1']:.4f}, {report['size_bytes']:,} B", file=sys.stderr, flush=True)
     cv = study.get_trials(deepcopy=False)[number].user_attrs["cv"]
-    summary = {"trial": number, "recipe": config.to_dict(), "cv": {k: v for k, v in cv.items() if k != "folds"},
+    summary = {"trial": number, "recipe": config.to_dict(), "qat": qat, "cv": {k: v for k, v in cv.items() if k != "folds"},
                "seeds": results, **_spread(results)}
     atomic_write(folder / f"export-{number}.json", json.dumps(summary, indent=2))
     atomic_write(folder / f"export-{number}.md", markdown(summary))

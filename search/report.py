@@ -12,7 +12,8 @@ from device_runtime.files import atomic_write
 from train.report_table import markdown_table
 
 COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1",
-           "flash_bytes", "arena_bytes", "macs", "instructions", "params", "seconds", "choices", "pruned_because"]
+           "flash_bytes", "arena_bytes", "macs", "instructions", "params", "seconds", "repeat_of", "choices",
+           "pruned_because"]
 
 
 def rows(study) -> list[dict]:
@@ -23,16 +24,17 @@ def rows(study) -> list[dict]:
         row = {"trial": t.number, "state": t.state.name.lower(), "family": t.params.get("family"),
                **{k: cv.get(k) for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1")},
                **{k: cost.get(k) for k in ("flash_bytes", "arena_bytes", "macs", "instructions", "params")},
-               "seconds": t.user_attrs.get("seconds"), "choices": t.params,
+               "seconds": t.user_attrs.get("seconds"), "repeat_of": t.user_attrs.get("repeat_of"), "choices": t.params,
                "pruned_because": "; ".join(t.user_attrs.get("pruned_because", []))}
         out.append(row)
     return out
 
 
 def front(study) -> list[int]:
-    """Trial numbers of the Pareto front over the finished trials, best macro-F1 first."""
+    """Trial numbers of the Pareto front over the finished trials, best macro-F1 first (a recipe proposed
+    again appears once, as the trial that trained it)."""
     best = sorted(study.best_trials, key=lambda t: -t.values[0]) if _finished(study) else []
-    return [t.number for t in best]
+    return [t.number for t in best if "repeat_of" not in t.user_attrs]
 
 
 def _finished(study) -> bool:

@@ -2,7 +2,8 @@
 
 CNN: depth, width and its growth, kernel size, depthwise-separable and dilated convolutions after the first
 layer, max or average pooling, the gravity (window-mean) branch or not. MLP, LSTM and ConvLSTM: width.
-Every family: window length (stride half of it), accelerometer only or accelerometer and gyro, dropout.
+Every family: window length (stride half of it), accelerometer only or accelerometer and gyro, dropout;
+CNN and MLP: post-training or quantization-aware int8.
 Define-by-run (Optuna): each trial's choices become a normal recipe, `RunConfig`, trained by train/fit.py.
 """
 from __future__ import annotations
@@ -13,9 +14,11 @@ WINDOWS_S = (1.28, 2.56)
 SENSORS = {"acc+gyro": None, "acc": ["acc_x", "acc_y", "acc_z"]}
 
 
-def suggest(trial, base: RunConfig, families: list[str], epochs: int) -> RunConfig:
+def suggest(trial, base: RunConfig, families: list[str], epochs: int) -> tuple[RunConfig, bool]:
     """The recipe of one trial: `base` (data source, split, training settings) with the trial's choices,
-    trained for `epochs` (a search budget; the exported model trains for the base recipe's epochs)."""
+    trained for `epochs` (a search budget; the exported model trains for the base recipe's epochs); and
+    whether its int8 model is made quantization-aware (`har convert --qat`; CNN and MLP, whose layers the
+    8-bit scheme covers)."""
     family = trial.suggest_categorical("family", families)
     window = trial.suggest_categorical("window_s", WINDOWS_S)
     sensors = trial.suggest_categorical("sensors", list(SENSORS))
@@ -27,7 +30,8 @@ def suggest(trial, base: RunConfig, families: list[str], epochs: int) -> RunConf
     resolved["train"]["warmup_epochs"] = min(resolved["train"]["warmup_epochs"], epochs)
     if sensors == "acc":
         resolved["train"]["augment_gyro_bias"] = 0.0  # no gyro to add a bias to
-    return RunConfig.from_dict(resolved)
+    qat = family in ("cnn", "mlp") and trial.suggest_categorical("qat", [False, True])
+    return RunConfig.from_dict(resolved), qat
 
 
 def _cnn(trial) -> dict:

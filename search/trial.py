@@ -5,8 +5,8 @@ The objectives: mean int8 macro-F1 over the folds (up), int8 flash (down), and c
 Cortex-M4 instructions where the budget names instructions, else MACs). The test subjects are named as
 the test split in every fold, so they never reach training, calibration or a score here.
 
-Fold runs live in TRIALS/<recipe hash>/foldI: a trial of the same recipe again (a retried or resumed one)
-finds them finished, or resumes them, instead of training again.
+Fold runs live in TRIALS/<recipe hash>/foldI: a retried or resumed trial finds them finished, or resumes
+them, instead of training again; a recipe the sampler proposes again after it was scored takes its figures.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ import numpy as np
 from search.budget import over_budget
 from search.space import suggest
 from train.run_config import RunConfig
+
+QAT_EPOCHS = 3  # quantization-aware fine-tuning per fold of a trial (an exported trial gets `har convert --qat`'s)
 
 
 @dataclass
@@ -63,21 +65,31 @@ def objective(trial, settings: SearchSettings) -> tuple[float, float, float]:
 
     start = time.perf_counter()
     base = RunConfig.from_dict(settings.base)
-    config = suggest(trial, base, settings.families, settings.epochs)
+    config, qat = suggest(trial, base, settings.families, settings.epochs)
+    key = recipe_key(config) + ("-qat" if qat else "")
     trial.set_user_attr("recipe", config.to_dict())
+    trial.set_user_attr("key", key)
+    earlier = next((t for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                    if t.user_attrs.get("key") == key), None)
+    if earlier is not None:  # the sampler proposed a trained recipe again: its figures stand
+        for name in ("cost", "cv"):
+            trial.set_user_attr(name, earlier.user_attrs[name])
+        trial.set_user_attr("repeat_of", earlier.number)
+        print(f"trial {trial.number}: the recipe of trial {earlier.number}, not trained again", file=sys.stderr, flush=True)
+        return tuple(earlier.values)
     cv_subjects, test = split_of(prepare(config.data).summary)
     groups = folds(cv_subjects, settings.cv)
     fold_configs = [with_values(config, "data", test_subjects=test, validation_subjects=g) for g in groups]
     first = prepare(fold_configs[0].data)
-    cost = measure_cost(config, first, settings.compute == "instructions")
+    cost = measure_cost(config, first, settings.compute == "instructions", qat)
     trial.set_user_attr("cost", cost)
     problems = over_budget(cost, settings.budget)
     if problems:
         trial.set_user_attr("pruned_because", problems)
         print(f"trial {trial.number}: over budget ({'; '.join(problems)}), not trained", file=sys.stderr, flush=True)
         raise optuna.TrialPruned("; ".join(problems))
-    folder = settings.folder / "trials" / recipe_key(config)
-    scores = [score_fold(fold_config, f"fold{i}", folder) for i, fold_config in enumerate(fold_configs, 1)]
+    folder = settings.folder / "trials" / key
+    scores = [score_fold(fold_config, f"fold{i}", folder, qat) for i, fold_config in enumerate(fold_configs, 1)]
     cv = summary(scores)
     trial.set_user_attr("cv", cv)
     trial.set_user_attr("seconds", time.perf_counter() - start)
@@ -89,8 +101,9 @@ def objective(trial, settings: SearchSettings) -> tuple[float, float, float]:
     return cv["int8_macro_f1"], float(cost["flash_bytes"]), float(cost[settings.compute])
 
 
-def score_fold(config: RunConfig, name: str, folder: Path) -> dict:
-    """Train (or resume, or find) one fold's run; its float and int8 models on the held-out subjects."""
+def score_fold(config: RunConfig, name: str, folder: Path, qat: bool = False) -> dict:
+    """Train (or resume, or find) one fold's run; its float and int8 models on the held-out subjects
+    (`qat`: the int8 model after quantization-aware fine-tuning, as `har convert --qat` makes it)."""
     from convert.quantize import convert_model, export_model, quantization_of, representative_windows
     from device_runtime.interpreter import Classifier
     from train.data.dataset import prepare
@@ -103,8 +116,12 @@ def score_fold(config: RunConfig, name: str, folder: Path) -> dict:
     _, contract, model = load(run)
     prepared = prepare(config.data, contract)
     held_out = prepared.splits["validation"]
-    int8 = convert_model(export_model(config, contract, model), "int8",
-                         representative_windows(prepared.splits["train"], 300))
+    quantized = export_model(config, contract, model)
+    if qat:
+        from train.qat import fine_tune
+
+        quantized = export_model(config, contract, fine_tune(config, prepared, model, QAT_EPOCHS), qat=True)
+    int8 = convert_model(quantized, "int8", representative_windows(prepared.splits["train"], 300))
     q = quantization_of(int8)
     classifier = Classifier(int8, dataclasses.replace(contract, quantization=q))
     inputs = model_input(held_out.x, q)

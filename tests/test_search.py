@@ -19,8 +19,10 @@ TEST_SUBJECTS = {"2", "4", "9", "10", "12", "13", "18", "20", "24"}
 
 
 def _search(tmp_path, *options):
+    """A search of one-epoch MLPs; a budget that prunes nothing unless a test gives its own."""
+    budget = [] if "--budget" in options else ["--budget", "flash=1MB,arena=1MB"]
     return ["search", "--families", "mlp", "--cv", "2", "--epochs", "1", "--set", "train.epochs=1",
-            "--runs", str(tmp_path), "--name", "tiny", *options]
+            "--runs", str(tmp_path), "--name", "tiny", *budget, *options]
 
 
 def _finished_trials(db) -> int:
@@ -49,7 +51,7 @@ def test_a_killed_search_resumes_to_its_trial_count_and_reports_its_front(tmp_pa
     complete = [t for t in finished if t["state"] == "complete"]
     assert complete and report["front"] and set(report["front"]) <= {t["trial"] for t in complete}
     for t in complete:
-        assert 0 <= t["int8_macro_f1"] <= 1 and t["flash_bytes"] <= 64 * 1024 and t["arena_bytes"] <= 16 * 1024
+        assert 0 <= t["int8_macro_f1"] <= 1 and 0 < t["flash_bytes"] <= 1024 ** 2 and 0 < t["arena_bytes"] <= 1024 ** 2
         assert t["choices"]["family"] == "mlp"
     assert (folder / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert "Pareto front" in (folder / "pareto.md").read_text()

@@ -12,10 +12,10 @@ layer. The wrapping is deterministic, so the batch-1 export graph takes the fine
 from __future__ import annotations
 
 from train.data.dataset import Prepared
-from train.models import keras
 from train.run_config import RunConfig
 
 LEARNING_RATE_FACTOR = 0.05
+EPOCHS = 10  # `har convert --qat`'s default fine-tuning
 
 
 def _tfmot():
@@ -27,9 +27,11 @@ def _tfmot():
     return tfmot
 
 
-def quantize_aware(model: keras.Model) -> keras.Model:
+def quantize_aware(model):
     """`model`, its weights included, with fake-quantization around every layer the default 8-bit scheme
     supports."""
+    from train.models import keras
+
     tfmot = _tfmot()
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantize_registry
 
@@ -46,10 +48,11 @@ def quantize_aware(model: keras.Model) -> keras.Model:
         return tfmot.quantization.keras.quantize_apply(annotated)
 
 
-def fine_tune(config: RunConfig, prepared: Prepared, trained: keras.Model, epochs: int) -> keras.Model:
+def fine_tune(config: RunConfig, prepared: Prepared, trained, epochs: int):
     """The trained classifier, fine-tuned quantization-aware for `epochs` on its training split (the same
     batches, augmentation and class weights as training) at a twentieth of the training learning rate."""
     from train.fit import training_data
+    from train.models import keras
 
     if prepared.contract.task != "classification":
         raise ValueError("--qat is for classifiers; a regression model converts with post-training quantization")
