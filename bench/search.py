@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from search.report import choices_text
 from train.qat import EPOCHS as QAT_EPOCHS
 from train.report_table import markdown_table
 
@@ -57,7 +58,7 @@ def _trial_rows(trials: list[dict], front: list[int]) -> list[tuple]:
     return [(n, by_number[n]["family"], f"{by_number[n]['int8_macro_f1']:.4f} +- {by_number[n]['int8_macro_f1_std']:.4f}",
              f"{by_number[n]['flash_bytes']:,} B", f"{by_number[n]['arena_bytes']:,} B",
              f"{by_number[n]['instructions'] / 1e6:.2f} M" if by_number[n]["instructions"] else "n/a",
-             ", ".join(f"{k}={v}" for k, v in by_number[n]["choices"].items() if k != "family")) for n in front]
+             choices_text(by_number[n]["choices"])) for n in front]
 
 
 def _export_rows(exports: list[dict]) -> list[tuple]:

@@ -73,6 +73,8 @@ def _figures(seed: int, run: Path, model: Path, report: dict) -> dict:
             "int8_macro_f1": int8["macro_f1"], "float_accuracy": report["float"]["accuracy"],
             "size_bytes": report["size_bytes"], "arena_bytes": report.get("arena_bytes"),
             "worst_subject_accuracy": min(s["accuracy"] for s in report["per_subject"].values()),
+            "worst_sensor_error_drop_points": report["robustness"]["worst_drop_points"],
+            "gyro_mean_removed_drop_points": report["robustness"].get("gyro_mean_removed", {}).get("drop_points"),
             "int8_recall": {n: c["recall"] for n, c in int8["per_class"].items()}}
 
 
@@ -81,7 +83,7 @@ def _spread(results: list[dict]) -> dict:
     if not done:
         return {}
     out = {}
-    for name in ("int8_accuracy", "int8_macro_f1"):
+    for name in ("int8_accuracy", "int8_macro_f1", "worst_subject_accuracy", "worst_sensor_error_drop_points"):
         values = np.array([r[name] for r in done])
         out[f"{name}_mean"], out[f"{name}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return out

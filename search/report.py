@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from device_runtime.files import atomic_write
+from search.budget import shown
 from train.report_table import markdown_table
 
 COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1",
@@ -69,7 +70,7 @@ def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
         f"{len(table)} trials: {states['complete']} trained, {states['pruned']} pruned over budget before training, "
         f"{states['fail']} failed, {states['running']} running. Objectives: int8 macro-F1 over {settings.get('cv')}-fold "
         f"grouped cross-validation of the training subjects ({settings.get('epochs')} epochs per fold; the test "
-        f"subjects are never scored here), int8 flash, and {compute}. Budget: {settings.get('budget')}.",
+        f"subjects are never scored here), int8 flash, and {compute}. Budget: {shown(settings.get('budget', {}))}.",
         "",
         markdown_table(
             ["trial", "family", "CV int8 macro-F1", "CV int8 accuracy", "flash", "arena", "MACs", "M4 instructions", "choices"],
@@ -77,7 +78,7 @@ def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
               f"{100 * by_number[n]['int8_accuracy']:.2f}%", f"{by_number[n]['flash_bytes']:,} B",
               f"{by_number[n]['arena_bytes']:,} B", f"{by_number[n]['macs']:,}",
               f"{by_number[n]['instructions']:,}" if by_number[n]["instructions"] else "not measured",
-              _choices(by_number[n]["choices"])) for n in numbers]),
+              choices_text(by_number[n]["choices"])) for n in numbers]),
         "",
         "`har search --name NAME --export TRIAL` trains a front recipe on the standard split and scores the test "
         "subjects once per seed.",
@@ -86,8 +87,14 @@ def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
     return "\n".join(lines)
 
 
-def _choices(params: dict) -> str:
-    return ", ".join(f"{k.split('_', 1)[-1] if k.startswith(params.get('family', '')) else k}={v}"
+def choices_text(params: dict) -> str:
+    """A trial's choices on one line: family-specific names without their prefix, floats short."""
+    family = params.get("family", "")
+
+    def name(key: str) -> str:
+        return key.split("_", 1)[1] if key.startswith(f"{family}_") else key
+
+    return ", ".join(f"{name(k)}={v:g}" if isinstance(v, float) else f"{name(k)}={v}"
                      for k, v in params.items() if k != "family")
 
 
@@ -104,16 +111,16 @@ def plot(table: list[dict], numbers: list[int], settings: dict) -> bytes:
     points = axes.scatter([r["flash_bytes"] / 1024 for r in done], [r["int8_macro_f1"] for r in done],
                           c=[r["arena_bytes"] / 1024 for r in done], cmap="viridis", s=30)
     figure.colorbar(points, label="TFLM arena (KB)")
-    best = sorted((r for r in done if r["trial"] in numbers), key=lambda r: r["flash_bytes"])
-    axes.step([r["flash_bytes"] / 1024 for r in best], [r["int8_macro_f1"] for r in best], where="post",
-              color="tab:red", linewidth=1, label="Pareto front (all objectives)")
+    best = [r for r in done if r["trial"] in numbers]  # a front in three objectives: ringed, not joined
+    axes.scatter([r["flash_bytes"] / 1024 for r in best], [r["int8_macro_f1"] for r in best], s=110,
+                 facecolors="none", edgecolors="tab:red", label=f"Pareto front (macro-F1, flash, {settings.get('compute')})")
     for r in best:
         axes.annotate(str(r["trial"]), (r["flash_bytes"] / 1024, r["int8_macro_f1"]), fontsize=7,
-                      xytext=(3, 3), textcoords="offset points")
+                      xytext=(5, 5), textcoords="offset points")
     flash = settings.get("budget", {}).get("flash")
     if flash:
         axes.axvline(flash / 1024, color="grey", linestyle="--", linewidth=1, label="flash budget")
     axes.set_xlabel("int8 model, flash (KB)")
     axes.set_ylabel(f"int8 macro-F1, {settings.get('cv')}-fold CV")
-    axes.legend(loc="lower right")
+    axes.legend(loc="best", fontsize=8)
     return png(figure)

@@ -25,7 +25,7 @@ def suggest(trial, base: RunConfig, families: list[str], epochs: int) -> tuple[R
     resolved = base.to_dict()
     resolved["data"].update(window=f"{window}s", stride=f"{window / 2:g}s", channels=SENSORS[sensors])
     resolved["model"] = {"family": family, **_MODEL[family](trial)}
-    resolved["model"]["dropout"] = trial.suggest_float("dropout", 0.1, 0.4, step=0.1)
+    resolved["model"]["dropout"] = round(trial.suggest_float("dropout", 0.1, 0.4, step=0.1), 2)  # 0.3, not 0.30000000000000004
     resolved["train"]["epochs"] = epochs
     resolved["train"]["warmup_epochs"] = min(resolved["train"]["warmup_epochs"], epochs)
     if sensors == "acc":
