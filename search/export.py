@@ -29,10 +29,15 @@ def exported_recipe(study, number: int) -> RunConfig:
     if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
         finished = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         raise ValueError(f"--export {number}: not a trained trial of this search (trained: {finished or 'none yet'})")
-    recipe = json.loads(json.dumps(trials[number].user_attrs["recipe"]))
-    base_train = study.user_attrs["settings"]["base"]["train"]
-    recipe["train"].update(epochs=base_train["epochs"], warmup_epochs=base_train["warmup_epochs"])
-    return RunConfig.from_dict(recipe)
+    try:  # a study database is data: its recipe is validated like a config file
+        recipe = dict(trials[number].user_attrs["recipe"])
+        base_train = study.user_attrs["settings"]["base"]["train"]
+        recipe["train"] = {**recipe.get("train", {}), "epochs": base_train["epochs"],
+                           "warmup_epochs": base_train["warmup_epochs"]}
+        return RunConfig.from_dict(recipe)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"--export {number}: the study holds no usable recipe for it ({type(error).__name__}: "
+                         f"{str(error)[:200]}); was it made by `har search`?") from None
 
 
 def export(study, number: int, folder: Path, seeds: int) -> dict:

@@ -35,7 +35,15 @@ def front(study) -> list[int]:
     """Trial numbers of the Pareto front over the finished trials, best macro-F1 first (a recipe proposed
     again appears once, as the trial that trained it)."""
     best = sorted(study.best_trials, key=lambda t: -t.values[0]) if _finished(study) else []
-    return [t.number for t in best if "repeat_of" not in t.user_attrs]
+    return [t.number for t in best if "repeat_of" not in t.user_attrs and _scored(t.user_attrs)]
+
+
+def _scored(attrs: dict) -> bool:
+    """A trained trial's figures are all there (a study database is data: never trust its shape)."""
+    cv, cost = attrs.get("cv"), attrs.get("cost")
+    return (isinstance(cv, dict) and isinstance(cost, dict) and all(isinstance(cv.get(k), (int, float)) for k in (
+        "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy")) and all(isinstance(cost.get(k), int) for k in (
+            "flash_bytes", "arena_bytes", "macs")))
 
 
 def _finished(study) -> bool:
@@ -106,7 +114,8 @@ def plot(table: list[dict], numbers: list[int], settings: dict) -> bytes:
 
     from train.evaluate_plots import png
 
-    done = [r for r in table if r["state"] == "complete"]
+    done = [r for r in table if r["state"] == "complete" and r["int8_macro_f1"] is not None and r["flash_bytes"] is not None
+            and r["arena_bytes"] is not None]
     figure, axes = plt.subplots(figsize=(8, 5))
     points = axes.scatter([r["flash_bytes"] / 1024 for r in done], [r["int8_macro_f1"] for r in done],
                           c=[r["arena_bytes"] / 1024 for r in done], cmap="viridis", s=30)

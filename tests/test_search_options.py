@@ -90,3 +90,23 @@ def test_bad_options_exit_2_before_anything_is_written(options, message, tmp_pat
     assert main(["search", "--runs", str(tmp_path), *options]) == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"recipe": {"model": {"family": "transformer"}, "data": {"path": "/etc"}}, "cv": {}}, "[model] family 'transformer'"),
+    ({"cv": {"int8_macro_f1": "high"}}, "the study holds no usable recipe"),
+])
+def test_a_crafted_study_cannot_export_a_recipe_that_fails_validation(attrs, message, tmp_path, capsys):
+    import optuna
+
+    from har import main
+    from search.study import DIRECTIONS
+
+    folder = tmp_path / "search-crafted"
+    folder.mkdir()
+    study = optuna.create_study(study_name="crafted", storage=f"sqlite:///{folder / 'study.db'}", directions=DIRECTIONS)
+    study.set_user_attr("settings", {"base": {"train": {"epochs": 1, "warmup_epochs": 0}}})
+    study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0, 1.0], user_attrs=attrs))
+    assert main(["search", "--runs", str(tmp_path), "--name", "crafted", "--export", "0"]) == 2
+    assert message in capsys.readouterr().err
+    assert not [p for p in folder.iterdir() if p.name.startswith(("trial-", "export-"))]
