@@ -38,14 +38,23 @@ def quantize_aware(model):
     registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     annotate = tfmot.quantization.keras.quantize_annotate_layer
 
+    folded = {layer.name for layer in model.layers if _after_plain_conv(layer, keras)}
+
     def clone(layer):
-        # BatchNormalization is not in the registry: the scheme folds it into the convolution before it
-        supported = registry.supports(layer) or isinstance(layer, keras.layers.BatchNormalization)
-        return annotate(layer) if supported else layer
+        return annotate(layer) if registry.supports(layer) or layer.name in folded else layer
 
     annotated = keras.models.clone_model(model, clone_function=clone)
     with tfmot.quantization.keras.quantize_scope():
         return tfmot.quantization.keras.quantize_apply(annotated)
+
+
+def _after_plain_conv(layer, keras) -> bool:
+    """A BatchNormalization right after a Conv2D: the 8-bit scheme folds that pair. Any other BatchNormalization
+    (after a separable convolution or a dense layer) it refuses, so it stays float, folded at conversion."""
+    if not isinstance(layer, keras.layers.BatchNormalization):
+        return False
+    before = layer.input._keras_history.layer
+    return type(before) is keras.layers.Conv2D
 
 
 def fine_tune(config: RunConfig, prepared: Prepared, trained, epochs: int):
