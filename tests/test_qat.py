@@ -40,3 +40,21 @@ def test_qat_is_refused_for_other_modes_before_anything_runs(trained_run, tmp_pa
     assert main(["convert", str(trained_run), "--out", str(tmp_path / "m.tflite"), "--qat", "--mode", "float32"]) == 2
     assert "--qat only with --mode int8" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("family, params", [
+    ("cnn", {"filters": [8, 12], "kernels": [3, 3], "separable": True, "pool": "avg", "gravity_branch": False}),
+    ("cnn", {"filters": [8, 12], "kernels": [5, 5], "dilation": 2, "gravity_channels": "acc"}),
+    ("mlp", {"units": [16]}),
+])
+def test_every_model_the_search_makes_quantization_aware_converts_to_int8(family, params):
+    from convert.flatbuffer import ops_of
+    from convert.quantize import convert_model
+    from train.models import build_model
+    from train.qat import quantize_aware
+
+    names = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    model = build_model(family, 64, 6, 6, params, channel_names=names, batch_size=1)
+    windows = np.random.default_rng(0).normal(size=(8, 64, 6)).astype(np.float32)
+    ops = ops_of(convert_model(quantize_aware(model), "int8", windows))
+    assert "SOFTMAX" in ops and not [op for op in ops if op.startswith("Flex") or op == "DEQUANTIZE"]
