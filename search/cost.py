@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.flatbuffer import embed_contract, ops_of
+from convert.pipeline import tested_on
 from convert.quantize import check_microcontroller_ready, convert_model, quantization_of, representative_windows
 from convert.tflm_probe import run_tflm
 from convert.validate import PROBE_ARENA
@@ -29,7 +30,8 @@ M4_WINDOWS = 2  # CMSIS-NN instruction counts vary by well under 1% between wind
 
 def measure_cost(config: RunConfig, prepared: Prepared, instructions: bool, qat: bool = False) -> dict:
     """{"params", "macs", "flash_bytes", "arena_bytes", "ops", "instructions" (None unless asked)}; `qat`:
-    of the quantization-aware model (per-channel weight scales: a little larger)."""
+    of the quantization-aware model (per-channel weight scales: a little larger). Flash is the file as
+    `har convert` ships it, the contract with the data it was tested on included."""
     contract = prepared.contract
     model = build_model(config.family, contract.window, len(contract.channels), len(contract.class_names),
                         config.model, batch_size=1, channel_names=contract.channels)
@@ -43,7 +45,7 @@ def measure_cost(config: RunConfig, prepared: Prepared, instructions: bool, qat:
     ops = ops_of(converted)
     check_microcontroller_ready("int8", ops)
     q = quantization_of(converted)
-    contract = dataclasses.replace(contract, quantization=q)
+    contract = dataclasses.replace(contract, quantization=q, extra={**contract.extra, "data": tested_on(config, prepared)})
     windows = preprocess.quantize(calibration[:M4_WINDOWS], q["input_scale"], q["input_zero_point"])
     shipped = embed_contract(converted, contract.to_dict())
     cost = {"params": int(model.count_params()), "macs": count_macs(model), "flash_bytes": len(shipped),
