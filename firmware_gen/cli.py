@@ -58,6 +58,15 @@ def tflm_root(option: str | None) -> Path:
                         "(and cmsis-nn/, cmsis/): see firmware_gen/README.md")
 
 
+def build_tools(tflm_option: str | None, needed_by: str) -> Path:
+    """The TFLM tree, once every compiler and the emulator that builds and runs against it are here."""
+    tflm = tflm_root(tflm_option)
+    missing = [f"{tool} (apt-get install {package})" for tool, package in TOOLS.items() if not shutil.which(tool)]
+    if missing:
+        raise FirmwareError(f"{needed_by} needs " + ", ".join(missing))
+    return tflm
+
+
 def cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_gen.generate import generate
 
@@ -67,10 +76,7 @@ def cmd_firmware(args: argparse.Namespace) -> int:
     data = str(Path(args.data).resolve()) if args.data else None
     if args.m4_windows is not None and args.m4_windows < 1:
         raise FirmwareError(f"--m4-windows {args.m4_windows}: give at least 1")
-    tflm = tflm_root(args.tflm) if args.check else None
-    missing = [f"{tool} (apt-get install {package})" for tool, package in TOOLS.items() if not shutil.which(tool)]
-    if args.check and missing:
-        raise FirmwareError("--check needs " + ", ".join(missing))
+    tflm = build_tools(args.tflm, "--check") if args.check else None
     for path in generate(model, out, args.prefix):
         print(path)
     if not args.check:

@@ -40,9 +40,14 @@ def settings_from_args(args: argparse.Namespace):
     if args.config is None and DEFAULT_BASE.is_file():
         args.config = str(DEFAULT_BASE)
     base = RunConfig.from_dict(config_from_args(args))
+    budget = parse_budget(args.budget)
+    if "instructions" in budget and args.export is None and not args.report:
+        from firmware_gen.cli import build_tools
+
+        build_tools(None, "an instructions budget (measured on an emulated Cortex-M4; macs=N counts instead)")
     folder = run_folder(args.runs, f"search-{args.name}")
     return SearchSettings(folder=folder, storage=args.storage or default_storage(folder), study=args.name,
-                          base=base.to_dict(), budget=parse_budget(args.budget), families=families, cv=args.cv,
+                          base=base.to_dict(), budget=budget, families=families, cv=args.cv,
                           epochs=args.epochs, trials=args.trials, seconds=parse_duration(args.time), seed=args.seed,
                           threads=args.threads, keep_runs=args.keep_runs)
 

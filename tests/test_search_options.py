@@ -110,3 +110,13 @@ def test_a_crafted_study_cannot_export_a_recipe_that_fails_validation(attrs, mes
     assert main(["search", "--runs", str(tmp_path), "--name", "crafted", "--export", "0"]) == 2
     assert message in capsys.readouterr().err
     assert not [p for p in folder.iterdir() if p.name.startswith(("trial-", "export-"))]
+
+
+def test_an_instructions_budget_without_the_arm_toolchain_is_refused_up_front(tmp_path, monkeypatch, capsys):
+    from har import main
+
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    assert main(["search", "--runs", str(tmp_path / "runs"), "--budget", "flash=20KB,instructions=1M"]) == 2
+    error = capsys.readouterr().err
+    assert "an instructions budget" in error and "qemu-system-arm" in error and "macs=N" in error
+    assert not (tmp_path / "runs").exists()
