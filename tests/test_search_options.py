@@ -115,6 +115,8 @@ def test_a_crafted_study_cannot_export_a_recipe_that_fails_validation(attrs, mes
 def test_an_instructions_budget_without_the_arm_toolchain_is_refused_up_front(tmp_path, monkeypatch, capsys):
     from har import main
 
+    (tmp_path / "tflm" / "tflm" / "tensorflow" / "lite" / "micro").mkdir(parents=True)  # a tree, but no tools
+    monkeypatch.setenv("TFLM_ROOT", str(tmp_path / "tflm"))
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     assert main(["search", "--runs", str(tmp_path / "runs"), "--budget", "flash=20KB,instructions=1M"]) == 2
     error = capsys.readouterr().err
