@@ -98,8 +98,8 @@ def markdown(results: dict) -> str:
         "by the search. Pareto front (CV int8 macro-F1, flash, instructions); `RUNS/search-m4/pareto.png` plots it:", "",
         markdown_table(["trial", "family", "CV int8 macro-F1", "flash", "arena", "M4 instructions", "choices"],
                        _trial_rows(trials, results["trials"]["front"])), "",
-        "Front models exported (`har search --name m4 --export K --seeds 3`: the recipe trained for the default's "
-        "100 epochs on the standard split, converted by `har convert`, test subjects scored once per seed):", "",
+        "Front models exported (`har search --name m4 --export K --seeds 3`: the recipe as the search scored it, "
+        "trained on the standard split, converted by `har convert`, test subjects scored once per seed):", "",
         markdown_table(["trial", "search CV int8 macro-F1", "test int8 accuracy (3 seeds)", "test int8 macro-F1",
                         "flash", "TFLM arena"], _export_rows(results["exports"])), "",
         f"Post-training (PTQ) against quantization-aware int8 (`har convert --qat`, {results['qat_epochs']} epochs of "

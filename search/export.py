@@ -1,7 +1,8 @@
 """`har search --export TRIAL`: a trial's recipe becomes a normal config file and normal runs.
 
-RUNS/search-NAME/trial-K.toml is the recipe with the base recipe's training length (the search trains
-shorter), for `har train --config` or `make model.tflite CONFIG=...`. Then, once per seed, the recipe is
+RUNS/search-NAME/trial-K.toml is the recipe as the search scored it, training length included (a longer
+training is another recipe, which cross-validation did not score), for `har train --config` or
+`make model.tflite CONFIG=...`. Then, once per seed, the recipe is
 trained on the standard split (export-K-seedS, a run `har convert` takes) and converted by `har convert`'s
 pipeline, which scores the test subjects: the only place a search's recipes meet them, and only for the
 trials a user exports from the front. export-K.json and .md hold the seeds' figures and their spread.
@@ -22,7 +23,8 @@ from train.run_config import RunConfig
 
 
 def exported_recipe(study, number: int) -> RunConfig:
-    """Trial `number`'s recipe with the base recipe's epochs; refused unless the trial was trained."""
+    """Trial `number`'s recipe, exactly as cross-validation scored it (its training length included);
+    refused unless the trial was trained."""
     import optuna
 
     trials = study.get_trials(deepcopy=False)
@@ -30,11 +32,7 @@ def exported_recipe(study, number: int) -> RunConfig:
         finished = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         raise ValueError(f"--export {number}: not a trained trial of this search (trained: {finished or 'none yet'})")
     try:  # a study database is data: its recipe is validated like a config file
-        recipe = dict(trials[number].user_attrs["recipe"])
-        base_train = study.user_attrs["settings"]["base"]["train"]
-        recipe["train"] = {**recipe.get("train", {}), "epochs": base_train["epochs"],
-                           "warmup_epochs": base_train["warmup_epochs"]}
-        return RunConfig.from_dict(recipe)
+        return RunConfig.from_dict(dict(trials[number].user_attrs["recipe"]))
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"--export {number}: the study holds no usable recipe for it ({type(error).__name__}: "
                          f"{str(error)[:200]}); was it made by `har search`?") from None
@@ -104,5 +102,5 @@ def markdown(summary: dict) -> str:
         lines += [f"Mean over seeds: int8 accuracy {100 * summary['int8_accuracy_mean']:.2f}% +- "
                   f"{100 * summary['int8_accuracy_std']:.2f}, macro-F1 {summary['int8_macro_f1_mean']:.4f} +- "
                   f"{summary['int8_macro_f1_std']:.4f}; the search's CV int8 macro-F1 was "
-                  f"{summary['cv']['int8_macro_f1']:.4f} (shorter training).", ""]
+                  f"{summary['cv']['int8_macro_f1']:.4f}.", ""]
     return "\n".join(lines)

@@ -87,7 +87,7 @@ def test_an_exported_trial_is_a_config_file_and_a_normal_run(tmp_path, capsys):
     assert main(_search(tmp_path, "--trials", "1", "--export", "0", "--seeds", "1")) == 0
     folder = tmp_path / "search-tiny"
     recipe = tomllib.loads((folder / "trial-0.toml").read_text())
-    assert recipe["model"]["family"] == "mlp" and recipe["train"]["epochs"] == 1
+    assert recipe["model"]["family"] == "mlp" and recipe["train"]["epochs"] == 1  # as the search trained it
     check(folder / "export-0-seed0")  # a finished run that `har convert` takes
     summary = json.loads((folder / "export-0.json").read_text())
     assert summary["trial"] == 0 and len(summary["seeds"]) == 1

@@ -105,7 +105,6 @@ def test_a_crafted_study_cannot_export_a_recipe_that_fails_validation(attrs, mes
     folder = tmp_path / "search-crafted"
     folder.mkdir()
     study = optuna.create_study(study_name="crafted", storage=f"sqlite:///{folder / 'study.db'}", directions=DIRECTIONS)
-    study.set_user_attr("settings", {"base": {"train": {"epochs": 1, "warmup_epochs": 0}}})
     study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0, 1.0], user_attrs=attrs))
     assert main(["search", "--runs", str(tmp_path), "--name", "crafted", "--export", "0"]) == 2
     assert message in capsys.readouterr().err
