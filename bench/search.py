@@ -3,7 +3,7 @@ exported and scored on the test subjects, and post-training against quantization
 
 It reads RUNS/search-m4, made by SEARCH_COMMAND and `har search --name m4 --export K --seeds 3` for
 the front models (the search takes hours on 2 cores, so `make bench` does not rerun it), and compares
-`har convert` with and without --qat on the default recipe's run (RUNS/default, trained if missing)
+`har convert` with and without --qat on the default recipe (trained into RUNS/search-m4/default-recipe)
 and on the smallest exported front model's seed-0 run.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ def measure(runs: str | Path) -> dict:
     trials = json.loads((folder / "trials.json").read_text())
     exports = [json.loads(p.read_text()) for p in sorted(folder.glob("export-*.json"))]
     default_config = RunConfig.from_dict(load_config(Path(__file__).resolve().parent.parent / "configs" / "default.toml"))
-    default_run, _ = trained(default_config, "default", runs)
+    default_run, _ = trained(default_config, "default-recipe", folder)
     qat = {"default": qat_vs_ptq(default_run, folder / "qat-default")}
     done = [e for e in exports if "int8_accuracy_mean" in e]
     if done:
