@@ -19,9 +19,10 @@ def _stale(results: dict) -> list[str]:
     if not recipe or recipe.get("measured_after_training") is False:
         return []
     return ["**Note.** The sections from \"Models\" to \"The main job\" were measured by `make bench` with the "
-            "previous default recipe (gravity branch of all channels), before the cross-validated recipe choice "
-            f"({recipe['date']}, \"Recipe choice\" below) changed configs/default.toml; the sections after them "
-            "measure the current default. `make bench` remeasures everything with the current one.", ""]
+            "first default recipe (a 25.7k-parameter CNN with a gravity branch of all channels, 100 epochs), before "
+            f"the cross-validated recipe choices ({recipe['date']}, \"Recipe choice\" below) changed "
+            "configs/default.toml; the sections after them measure the current default, except where they name "
+            "another model. `make bench` remeasures everything with the current one.", ""]
 
 
 def _header(results: dict) -> list[str]:
