@@ -58,16 +58,23 @@ def test_a_killed_search_resumes_to_its_trial_count_and_reports_its_front(tmp_pa
     assert "trial,state,family" in (folder / "trials.csv").read_text()
 
 
-def test_folds_never_hold_a_test_subject_and_changed_settings_are_refused(tmp_path, capsys):
-    assert main(_search(tmp_path, "--trials", "1", "--keep-runs")) == 0
-    db = tmp_path / "search-tiny" / "study.db"
+@pytest.fixture(scope="module")
+def one_trial(tmp_path_factory):
+    """The runs folder of a search of one trained trial, shared by the tests that only read or extend it."""
+    runs = tmp_path_factory.mktemp("search")
+    assert main(_search(runs, "--trials", "1")) == 0
+    return runs
+
+
+def test_folds_never_hold_a_test_subject_and_changed_settings_are_refused(one_trial, capsys):
+    db = one_trial / "search-tiny" / "study.db"
     with sqlite3.connect(db) as connection:
         (cv,) = connection.execute("SELECT value_json FROM trial_user_attributes WHERE key = 'cv'").fetchone()
     held_out = [set(fold["subjects"]) for fold in json.loads(cv)["folds"]]
     assert len(held_out) == 2 and not held_out[0] & held_out[1]
     assert not (held_out[0] | held_out[1]) & TEST_SUBJECTS
     capsys.readouterr()
-    assert main(_search(tmp_path, "--trials", "1", "--cv", "3")) == 2
+    assert main(_search(one_trial, "--trials", "1", "--cv", "3")) == 2
     assert "was started with other cv" in capsys.readouterr().err
 
 
@@ -80,12 +87,11 @@ def test_over_budget_trials_are_pruned_untrained(tmp_path):
     assert "0 trained" in (tmp_path / "search-tiny" / "pareto.md").read_text()
 
 
-def test_an_exported_trial_is_a_config_file_and_a_normal_run(tmp_path, capsys):
-    assert main(_search(tmp_path, "--trials", "1")) == 0
-    assert main(_search(tmp_path, "--trials", "1", "--export", "7")) == 2
+def test_an_exported_trial_is_a_config_file_and_a_normal_run(one_trial, capsys):
+    assert main(_search(one_trial, "--trials", "1", "--export", "7")) == 2
     assert "--export 7: not a trained trial" in capsys.readouterr().err
-    assert main(_search(tmp_path, "--trials", "1", "--export", "0", "--seeds", "1")) == 0
-    folder = tmp_path / "search-tiny"
+    assert main(_search(one_trial, "--trials", "1", "--export", "0", "--seeds", "1")) == 0
+    folder = one_trial / "search-tiny"
     recipe = tomllib.loads((folder / "trial-0.toml").read_text())
     assert recipe["model"]["family"] == "mlp" and recipe["train"]["epochs"] == 1  # as the search trained it
     check(folder / "export-0-seed0")  # a finished run that `har convert` takes
