@@ -46,9 +46,8 @@ def measure(runs: str | Path) -> dict:
     default_config = RunConfig.from_dict(load_config(Path(__file__).resolve().parent.parent / "configs" / "default.toml"))
     default_run, _ = trained(default_config, "default-recipe", folder)
     qat = {"default": qat_vs_ptq(default_run, folder / "qat-default")}
-    done = [e for e in exports if "int8_accuracy_mean" in e]
-    if done:
-        smallest = min(done, key=lambda e: e["seeds"][0]["size_bytes"])
+    if exports:
+        smallest = min(exports, key=lambda e: e["seeds"][0]["size_bytes"])
         qat[f"trial {smallest['trial']}"] = qat_vs_ptq(folder / smallest["seeds"][0]["run"], folder / f"qat-{smallest['trial']}")
     return {"search_command": SEARCH_COMMAND, "trials": trials, "exports": exports, "qat": qat, "qat_epochs": QAT_EPOCHS}
 
@@ -64,14 +63,13 @@ def _trial_rows(trials: list[dict], front: list[int]) -> list[tuple]:
 def _export_rows(exports: list[dict]) -> list[tuple]:
     rows = []
     for e in exports:
-        if "int8_accuracy_mean" not in e:
-            rows.append((e["trial"], "conversion refused", "", "", "", ""))
-            continue
         seed0 = e["seeds"][0]
         rows.append((e["trial"], f"{e['cv']['int8_macro_f1']:.4f}",
                      f"{100 * e['int8_accuracy_mean']:.2f}% +- {100 * e['int8_accuracy_std']:.2f}",
-                     f"{e['int8_macro_f1_mean']:.4f} +- {e['int8_macro_f1_std']:.4f}", f"{seed0['size_bytes']:,} B",
-                     f"{seed0['arena_bytes']:,} B" if seed0.get("arena_bytes") else "n/a"))
+                     f"{e['int8_macro_f1_mean']:.4f} +- {e['int8_macro_f1_std']:.4f}",
+                     f"{100 * e['worst_subject_accuracy_mean']:.1f}%", f"{seed0['size_bytes']:,} B",
+                     f"{seed0['arena_bytes']:,} B" if seed0.get("arena_bytes") else "n/a",
+                     ", ".join(map(str, e["refused_seeds"])) or "none"))
     return rows
 
 
@@ -101,7 +99,8 @@ def markdown(results: dict) -> str:
         "Front models exported (`har search --name m4 --export K --seeds 3`: the recipe as the search scored it, "
         "trained on the standard split, converted by `har convert`, test subjects scored once per seed):", "",
         markdown_table(["trial", "search CV int8 macro-F1", "test int8 accuracy (3 seeds)", "test int8 macro-F1",
-                        "flash", "TFLM arena"], _export_rows(results["exports"])), "",
+                        "worst subject", "flash", "TFLM arena", "seeds the conversion guard refused"],
+                       _export_rows(results["exports"])), "",
         f"Post-training (PTQ) against quantization-aware int8 (`har convert --qat`, {results['qat_epochs']} epochs of "
         "fine-tuning on the training split), same trained run, test subjects; recall per class in percent:", "",
         markdown_table(["model", "int8", "float accuracy", "int8 accuracy", "int8 macro-F1", "flash", "recall per class"],

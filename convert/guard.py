@@ -6,8 +6,8 @@ macro-F1 against --max-drop, and every class's recall against --max-class-drop, 
 """
 from __future__ import annotations
 
-ADVICE = ("try more --representative windows (e.g. --representative 1000), --per-channel weights, or "
-          "quantization-aware training (not available yet); --mode float32 keeps the float figures")
+ADVICE = ("try quantization-aware fine-tuning (--qat), more --representative windows (e.g. --representative "
+          "1000) or --per-channel weights; --mode float32 keeps the float figures")
 
 
 def quality_drops(float_report: dict, converted: dict) -> dict:

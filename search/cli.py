@@ -71,8 +71,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         summary = export(study, args.export, settings.folder, args.seeds)
         print(f"trial {args.export}: config {settings.folder / f'trial-{args.export}.toml'}; "
               f"report: {settings.folder / f'export-{args.export}.md'}"
-              + (f"; int8 test accuracy {100 * summary['int8_accuracy_mean']:.2f}% over {args.seeds} seeds"
-                 if "int8_accuracy_mean" in summary else ""))
+              + f"; int8 test accuracy {100 * summary['int8_accuracy_mean']:.2f}% over {args.seeds} seeds"
+              + (f", the conversion guard refused seeds {summary['refused_seeds']}" if summary["refused_seeds"] else ""))
     return 0
 
 

@@ -54,14 +54,16 @@ def export(study, number: int, folder: Path, seeds: int) -> dict:
         run, how = trained(with_values(config, "train", seed=seed), f"export-{number}-seed{seed}", folder)
         model = folder / f"export-{number}-seed{seed}.tflite"
         try:
-            report = convert_run(run, model, qat_epochs=QAT_EPOCHS if qat else 0)
-        except ConversionError as error:
-            results.append({"seed": seed, "run": run.name, "refused": str(error)})
-            print(f"seed {seed}: conversion refused: {error}", file=sys.stderr, flush=True)
-            continue
-        results.append(_figures(seed, run, model, report))
+            report, refused = convert_run(run, model, qat_epochs=QAT_EPOCHS if qat else 0), None
+        except ConversionError as error:  # the guard refused it: its figures are in the rejected report
+            rejected = model.with_name(f"{model.stem}.rejected.report.json")
+            if not rejected.is_file():  # refused before anything was measured
+                raise
+            report, refused = json.loads(rejected.read_text()), str(error)
+        results.append({**_figures(seed, run, model, report), "refused": refused})
         print(f"seed {seed} ({how}): int8 accuracy {100 * results[-1]['int8_accuracy']:.2f}%, macro-F1 "
-              f"{results[-1]['int8_macro_f1']:.4f}, {report['size_bytes']:,} B", file=sys.stderr, flush=True)
+              f"{results[-1]['int8_macro_f1']:.4f}, {report['size_bytes']:,} B"
+              + (f"; conversion refused: {refused}" if refused else ""), file=sys.stderr, flush=True)
     cv = study.get_trials(deepcopy=False)[number].user_attrs["cv"]
     summary = {"trial": number, "recipe": config.to_dict(), "qat": qat, "cv": {k: v for k, v in cv.items() if k != "folds"},
                "seeds": results, **_spread(results)}
@@ -82,22 +84,20 @@ def _figures(seed: int, run: Path, model: Path, report: dict) -> dict:
 
 
 def _spread(results: list[dict]) -> dict:
-    done = [r for r in results if "refused" not in r]
-    if not done:
-        return {}
-    out = {}
+    """Mean and spread over every seed, refused conversions included (their figures are measured too)."""
+    out = {"refused_seeds": [r["seed"] for r in results if r["refused"]]}
     for name in ("int8_accuracy", "int8_macro_f1", "worst_subject_accuracy", "worst_sensor_error_drop_points"):
-        values = np.array([r[name] for r in done])
+        values = np.array([r[name] for r in results])
         out[f"{name}_mean"], out[f"{name}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return out
 
 
 def markdown(summary: dict) -> str:
-    rows = [(r["seed"], "refused: " + r["refused"][:120], "", "", "") if "refused" in r else
-            (r["seed"], f"{100 * r['int8_accuracy']:.2f}%", f"{r['int8_macro_f1']:.4f}", f"{r['size_bytes']:,} B",
-             f"{r['arena_bytes']:,} B" if r["arena_bytes"] else "n/a") for r in summary["seeds"]]
+    rows = [(r["seed"], f"{100 * r['int8_accuracy']:.2f}%", f"{r['int8_macro_f1']:.4f}", f"{r['size_bytes']:,} B",
+             f"{r['arena_bytes']:,} B" if r["arena_bytes"] else "n/a", "refused: " + r["refused"][:160] if r["refused"]
+             else "published") for r in summary["seeds"]]
     lines = [f"# Trial {summary['trial']} exported: test subjects, once per seed", "",
-             markdown_table(["seed", "int8 accuracy", "int8 macro-F1", "model", "TFLM arena"], rows), ""]
+             markdown_table(["seed", "int8 accuracy", "int8 macro-F1", "model", "TFLM arena", "conversion"], rows), ""]
     if "int8_accuracy_mean" in summary:
         lines += [f"Mean over seeds: int8 accuracy {100 * summary['int8_accuracy_mean']:.2f}% +- "
                   f"{100 * summary['int8_accuracy_std']:.2f}, macro-F1 {summary['int8_macro_f1_mean']:.4f} +- "
