@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from search.report import choices_text
+from search.report import choices_text, failed_text
 from train.qat import EPOCHS as QAT_EPOCHS
 from train.report_table import markdown_table
 
@@ -42,7 +42,8 @@ def measure(runs: str | Path) -> dict:
     runs = Path(runs).resolve()
     folder = runs / f"search-{NAME}"
     trials = json.loads((folder / "trials.json").read_text())
-    exports = [json.loads(p.read_text()) for p in sorted(folder.glob("export-*.json"))]
+    exports = [json.loads(p.read_text()) for p in sorted(folder.glob("export-*.json"))
+               if p.stem.removeprefix("export-").isdigit()]  # export-K.json, not a seed's conversion report
     default_config = RunConfig.from_dict(load_config(Path(__file__).resolve().parent.parent / "configs" / "default.toml"))
     default_run, _ = trained(default_config, "default-recipe", folder)
     qat = {"default": qat_vs_ptq(default_run, folder / "qat-default")}
@@ -73,6 +74,17 @@ def _export_rows(exports: list[dict]) -> list[tuple]:
     return rows
 
 
+def _size_note(results: dict) -> str:
+    """Where the shipped files outweigh the study's flash figure for the same trial, say by how much."""
+    flash = {t["trial"]: t["flash_bytes"] for t in results["trials"]["trials"]}
+    extra = [e["seeds"][0]["size_bytes"] - flash[e["trial"]] for e in results["exports"] if flash.get(e["trial"])]
+    if not extra or max(extra) < 100:
+        return ""
+    return (f" Their files are {min(extra):,}-{max(extra):,} B larger than the study's flash for the same trial: "
+            "the contract's record of the data the model was tested on, which the cost measure of this study left "
+            "out (`har search` counts it since).")
+
+
 def _qat_rows(qat: dict) -> list[tuple]:
     rows = []
     for model, figures in qat.items():
@@ -92,12 +104,14 @@ def markdown(results: dict) -> str:
         f"`{results['search_command']}`: {len(trials)} trials, {states['complete']} trained by {settings['cv']}-fold "
         f"grouped cross-validation over the 21 non-test subjects ({settings['epochs']} epochs per fold), "
         f"{states['pruned']} pruned over budget before training (their untrained int8 conversion measured flash, arena "
-        f"and Cortex-M4 CMSIS-NN instructions under QEMU), {states['fail']} failed. The test subjects were not scored "
+        f"and Cortex-M4 CMSIS-NN instructions under QEMU), {states['fail']} failed ({failed_text(trials)}). The test "
+        "subjects were not scored "
         "by the search. Pareto front (CV int8 macro-F1, flash, instructions); `RUNS/search-m4/pareto.png` plots it:", "",
         markdown_table(["trial", "family", "CV int8 macro-F1", "flash", "arena", "M4 instructions", "choices"],
                        _trial_rows(trials, results["trials"]["front"])), "",
         "Front models exported (`har search --name m4 --export K --seeds 3`: the recipe as the search scored it, "
-        "trained on the standard split, converted by `har convert`, test subjects scored once per seed):", "",
+        "trained on the standard split, converted by `har convert`, test subjects scored once per seed)."
+        + _size_note(results), "",
         markdown_table(["trial", "search CV int8 macro-F1", "test int8 accuracy (3 seeds)", "test int8 macro-F1",
                         "worst subject", "flash", "TFLM arena", "seeds the conversion guard refused"],
                        _export_rows(results["exports"])), "",

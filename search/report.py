@@ -14,7 +14,7 @@ from train.report_table import markdown_table
 
 COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1",
            "flash_bytes", "arena_bytes", "macs", "instructions", "params", "seconds", "repeat_of", "choices",
-           "pruned_because"]
+           "pruned_because", "failed_because"]
 
 
 def rows(study) -> list[dict]:
@@ -26,7 +26,8 @@ def rows(study) -> list[dict]:
                **{k: cv.get(k) for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1")},
                **{k: cost.get(k) for k in ("flash_bytes", "arena_bytes", "macs", "instructions", "params")},
                "seconds": t.user_attrs.get("seconds"), "repeat_of": t.user_attrs.get("repeat_of"), "choices": t.params,
-               "pruned_because": "; ".join(t.user_attrs.get("pruned_because", []))}
+               "pruned_because": "; ".join(t.user_attrs.get("pruned_because", [])),
+               "failed_because": t.user_attrs.get("failed_because")}
         out.append(row)
     return out
 
@@ -76,7 +77,7 @@ def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
         f"# Search: Pareto front of {states['complete']} trained trials",
         "",
         f"{len(table)} trials: {states['complete']} trained, {states['pruned']} pruned over budget before training, "
-        f"{states['fail']} failed, {states['running']} running. Objectives: int8 macro-F1 over {settings.get('cv')}-fold "
+        f"{states['fail']} failed ({failed_text(table)}), {states['running']} running. Objectives: int8 macro-F1 over {settings.get('cv')}-fold "
         f"grouped cross-validation of the training subjects ({settings.get('epochs')} epochs per fold; the test "
         f"subjects are never scored here), int8 flash, and {compute}. Budget: {shown(settings.get('budget', {}))}.",
         "",
@@ -93,6 +94,15 @@ def markdown(table: list[dict], numbers: list[int], settings: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def failed_text(table: list[dict]) -> str:
+    """Why trials failed: the recorded reasons, or a worker stopped mid-trial (the trial is then retried)."""
+    failed = [r for r in table if r["state"] == "fail"]
+    stopped = sum(not r.get("failed_because") for r in failed)
+    reasons = sorted({r["failed_because"].split(":")[0] for r in failed if r.get("failed_because")})
+    return "; ".join(filter(None, [f"{stopped} with no recorded reason: a worker stopped mid-trial, retried with the same recipe" if stopped else "",
+                                   f"errors: {', '.join(reasons)} (trials.csv)" if reasons else ""])) or "none"
 
 
 def choices_text(params: dict) -> str:

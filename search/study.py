@@ -94,9 +94,22 @@ def work(settings: SearchSettings, worker: int = 0) -> None:
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     if sum(t.state in done for t in study.get_trials(deepcopy=False)) >= settings.trials:
         return
-    study.optimize(lambda trial: objective(trial, settings), timeout=settings.seconds,
+    study.optimize(lambda trial: _recorded(trial, settings), timeout=settings.seconds,
                    callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done)],
                    catch=(Exception,), gc_after_trial=True)  # a failed trial is recorded; the search goes on
+
+
+def _recorded(trial, settings: SearchSettings):
+    """The objective, with why a trial failed kept in the study (Optuna logs it, but stores no reason)."""
+    import optuna
+
+    try:
+        return objective(trial, settings)
+    except optuna.TrialPruned:
+        raise
+    except Exception as error:
+        trial.set_user_attr("failed_because", f"{type(error).__name__}: {' '.join(str(error).split())[:300]}")
+        raise
 
 
 def run(settings: SearchSettings, workers: int) -> None:
