@@ -21,8 +21,6 @@ from train.metrics import classification_report
 from train.report_table import markdown_table
 
 Predict = Callable[[np.ndarray], np.ndarray]  # normalised windows -> class probabilities
-# The two cases that expose the gyro-mean shortcut, scored on every cross-validation fold.
-SHORTCUT_CASES = ("gyro_mean_removed", "gyro_bias_0.1rad_s")
 G = 9.80665
 # Typical consumer MEMS noise densities (MPU-6050 class): accelerometer 400 ug/sqrt(Hz), gyroscope
 # 0.005 deg/s/sqrt(Hz); over the Nyquist band of the model's rate they give the white noise's rms.

@@ -7,7 +7,8 @@ next user. Here every fold holds out whole subjects (the split's training and va
 dealt round-robin in subject order), each fold is the real pipeline (`train_run`, the fold's subjects as
 its validation split, the test subjects named as test so they stay out of training), and each is scored at
 the end of training on its held-out subjects: accuracy, macro-F1, per-subject accuracy, and the two
-robustness cases that expose the gyro-mean shortcut, with the float model.
+robustness report's cases (train/robustness.py), with the float model: a recipe choice can weigh every sensor
+error without the test subjects.
 
 RUNS/tune-NAME/ holds foldI and final-seedS run folders (train/run.py), cv.json/.md and final.json/.md
 (train/tune_report.py). A finished run folder of the same recipe is scored again, never retrained.
@@ -72,10 +73,10 @@ def _same_recipe(run: Path, config: RunConfig) -> bool:
 
 def score_split(run: Path, split: str) -> dict:
     """A finished run's final float model on one split of its own data: accuracy, macro-F1, per-subject
-    accuracy and the shortcut cases of train/robustness.py."""
+    accuracy and every case of train/robustness.py."""
     from train.evaluate import prepare_raw
     from train.fit import score
-    from train.robustness import SHORTCUT_CASES, keras_predictor, robustness
+    from train.robustness import keras_predictor, robustness
 
     config, contract, model = load(run)
     prepared, raw = prepare_raw(config.data, contract)
@@ -83,7 +84,7 @@ def score_split(run: Path, split: str) -> dict:
     metrics = score(model, windows, contract)
     return {"run": run.name, "subjects": subject_order(windows.subjects.tolist()), "windows": len(windows),
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "per_subject": metrics["per_subject"],
-            "robustness": robustness(keras_predictor(model), contract, raw[split], windows.y, cases=SHORTCUT_CASES)}
+            "robustness": robustness(keras_predictor(model), contract, raw[split], windows.y)}
 
 
 def cross_validate(config: RunConfig, k: int, folder: Path) -> dict:

@@ -10,7 +10,9 @@ from train.report_table import markdown_table
 
 SHOWN = (("accuracy", "accuracy", True), ("macro_f1", "macro-F1", False), ("worst_subject_accuracy", "worst subject", True),
          ("gyro_mean_removed_drop_points", "gyro mean removed: drop", None),
-         ("gyro_bias_0.1rad_s_drop_points", "gyro bias 0.1 rad/s: drop", None))
+         ("gyro_bias_0.1rad_s_drop_points", "gyro bias 0.1 rad/s: drop", None),
+         ("gyro_bias_0.3rad_s_drop_points", "gyro bias 0.3 rad/s: drop", None),
+         ("worst_drop_points", "sensor errors: worst drop", None))
 
 
 def figures(result: dict) -> dict[str, float]:
@@ -20,6 +22,8 @@ def figures(result: dict) -> dict[str, float]:
     for case, value in result["robustness"].items():
         if isinstance(value, dict) and "drop_points" in value:
             out[f"{case}_accuracy"], out[f"{case}_drop_points"] = value["accuracy"], value["drop_points"]
+    if "worst_drop_points" in result["robustness"]:
+        out["worst_drop_points"] = result["robustness"]["worst_drop_points"]
     return out
 
 
