@@ -45,6 +45,11 @@ def settings_from_args(args: argparse.Namespace):
         from firmware_gen.cli import build_tools
 
         build_tools(None, "an instructions budget (measured on an emulated Cortex-M4; macs=N counts instead)")
+    if args.export is None and not args.report:  # a fold count the data cannot give fails every trial: refuse it now
+        from train.data.dataset import prepare
+        from train.tune import folds, split_of
+
+        folds(split_of(prepare(base.data).summary)[0], args.cv)
     folder = run_folder(args.runs, f"search-{args.name}")
     return SearchSettings(folder=folder, storage=args.storage or default_storage(folder), study=args.name,
                           base=base.to_dict(), budget=budget, families=families, cv=args.cv,

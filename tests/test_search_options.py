@@ -77,6 +77,7 @@ def test_unknown_empty_or_repeated_channels_are_refused_naming_the_option(names)
     (["--budget", "flash=lots"], "--budget 'flash=lots'"),
     (["--families", "cnn,transformer"], "--families"),
     (["--cv", "1"], "--cv 1"),
+    (["--cv", "99"], "--cv 99: needs 2 to 21 folds"),
     (["--time", "forever"], "--time"),
     (["--name", "../escape"], "name"),
     (["--storage", "nonsense"], "--storage nonsense: Optuna cannot open it"),
