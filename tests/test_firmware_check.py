@@ -116,4 +116,5 @@ def test_check_on_the_default_model_meets_the_issue_10_figures(int8_model, tmp_p
     assert m4["text_bytes"] + m4["data_bytes"] <= 160 * 1024 and m4["data_bytes"] + m4["bss_bytes"] <= 16 * 1024
     assert 0 < m4["arena_used_bytes"] <= m4["arena_bytes"]
     assert stream["predictions"] > 100 and stream["agreement"] == 1.0
+    assert 0.95 <= stream["pi_litert_agreement"] <= 1.0
     assert "Cortex-M4" in (tmp_path / "fw" / "firmware.report.md").read_text()
