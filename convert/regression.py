@@ -38,7 +38,7 @@ def validate_regression(model_path: Path, float_model, test: Windows, contract: 
               "unit": contract.target_unit, "agreement": {}}
     report["mae_increase_percent"] = 100 * (report[key]["mae"] / report["float"]["mae"] - 1)
     if quantization:
-        report["input_saturation"] = saturation(inputs, contract.channels)
+        report["input_saturation"] = saturation(inputs, contract)
     if on_tflm:
         tflm = measure_tflm(model_path, inputs)
         report.update(tflm_run=tflm, arena_bytes=tflm.get("arena_bytes"))

@@ -60,18 +60,22 @@ def validate(model_path: Path, float_model, test: Windows, contract: Contract, o
     }
     report.update(quality_drops(report["float"], report[key]))
     if quantization:
-        report["input_saturation"] = saturation(inputs, contract.channels)
+        report["input_saturation"] = saturation(inputs, contract)
     if on_tflm:
         report.update(_tflm_agreement(model_path, inputs, lite_scores, test.y, contract, report["agreement"]))
     return report
 
 
-def saturation(inputs: np.ndarray, channels: list[str]) -> dict:
-    """Share of int8 input values at -128 or 127, overall and per channel: clipped values are information
-    the model never sees, and a channel whose outliers set a shared scale leaves the others few steps."""
+def saturation(inputs: np.ndarray, contract: Contract) -> dict:
+    """Share of int8 input values at -128 or 127, overall and per channel, and each channel's int8 step in
+    its own unit: clipped values are information the model never sees, and a channel whose outliers set the
+    shared scale leaves the others few steps (`[data] scaling = "range"` evens them out)."""
     at_rail = (inputs == -128) | (inputs == 127)
+    scale = contract.quantization["input_scale"]
     return {"overall": float(at_rail.mean()),
-            "per_channel": {name: float(at_rail[..., i].mean()) for i, name in enumerate(channels)}}
+            "per_channel": {name: float(at_rail[..., i].mean()) for i, name in enumerate(contract.channels)},
+            "step": {name: float(scale * s) for name, s in zip(contract.channels, contract.norm_std)},
+            "units": dict(zip(contract.channels, contract.units))}
 
 
 def _tflm_agreement(model_path: Path, inputs, lite_scores, test_y, contract: Contract, agreement: dict) -> dict:
@@ -136,6 +140,8 @@ def _measures(report: dict) -> list[tuple[str, str]]:
         shares = report["input_saturation"]
         rows.append(("int8 inputs at -128/127", f"{100 * shares['overall']:.3f}% (" + ", ".join(
             f"{name} {100 * share:.3f}%" for name, share in shares["per_channel"].items()) + ")"))
+        rows.append(("int8 input step per channel", ", ".join(
+            f"{name} {step:.3g} {shares['units'][name]}".rstrip() for name, step in shares["step"].items())))
     return rows + [
         ("ops", ", ".join(report["ops"])),
         ("MACs per inference", f"{report['macs']:,}"),

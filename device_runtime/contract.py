@@ -38,7 +38,7 @@ class Contract:
     stride: int  # samples between window starts
     class_names: list[str]  # for regression: the target's name
     norm_mean: list[float]  # per channel, fitted on training windows only
-    norm_std: list[float]
+    norm_std: list[float]  # per channel divisor: the standard deviation, or a range ([data] scaling = "range")
     min_purity: float = 1.0
     allow_unlabelled: bool = False
     task: str = "classification"

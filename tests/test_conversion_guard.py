@@ -6,6 +6,7 @@ import pytest
 
 from convert.guard import quality_drops, quality_problems
 from convert.validate import saturation
+from device_runtime.contract import Contract
 from train.metrics import classification_report, per_subject
 
 NAMES = ["walk", "sit", "elevator_up"]
@@ -36,13 +37,18 @@ def test_a_faithful_conversion_passes():
     assert quality_problems(report(recall_after=0.35, accuracy_after=0.899), max_drop=1.0, max_class_drop=3.0) == []
 
 
-def test_saturation_share_overall_and_per_channel():
+def test_saturation_share_and_int8_step_per_channel():
     inputs = np.zeros((2, 4, 2), np.int8)
     inputs[0, :, 1] = 127
     inputs[1, 0, 1] = -128
-    shares = saturation(inputs, ["acc_x", "gyro_x"])
+    contract = Contract(50.0, ["acc_x", "gyro_x"], ["g", "rad/s"], 4, 2, ["a", "b"], [0.0, 0.0], [0.5, 2.0],
+                        quantization={"input_scale": 0.1, "input_zero_point": 0, "output_scale": 1 / 256,
+                                      "output_zero_point": -128})
+    shares = saturation(inputs, contract)
     assert shares["overall"] == pytest.approx(5 / 16)
     assert shares["per_channel"] == {"acc_x": 0.0, "gyro_x": pytest.approx(5 / 8)}
+    assert shares["step"] == {"acc_x": pytest.approx(0.05), "gyro_x": pytest.approx(0.2)}
+    assert shares["units"] == {"acc_x": "g", "gyro_x": "rad/s"}
 
 
 def test_per_subject_accuracies_weighted_by_windows_average_to_the_overall_accuracy():

@@ -56,6 +56,17 @@ def test_representative_windows_are_stratified():
     assert counts[2] == 10 and abs(counts[0] - counts[1]) <= 2  # the rare class wholly, the rest evenly
 
 
+def test_representative_windows_are_clipped_to_the_training_values_tail():
+    """One outlier must not set the int8 input range: the calibration windows stop at the 99.99th
+    percentile of every training value, which the outlier is far beyond."""
+    x = np.random.default_rng(0).normal(0, 1, (400, 50, 2)).astype(np.float32)
+    x[7, 3, 1] = 40.0
+    chosen = representative_windows(Windows(x, np.zeros(400, np.int64), np.array(["s"] * 400)), 400)
+    bound = np.percentile(np.abs(x), 99.99)
+    assert 3 < bound < 5 and np.abs(chosen).max() == pytest.approx(bound)
+    assert (chosen == np.clip(x, -bound, bound)).all()
+
+
 def test_contract_round_trips_through_the_model(converted):
     run, out, report = converted
     embedded = contract_from_model(out.read_bytes()).to_dict()

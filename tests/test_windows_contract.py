@@ -46,3 +46,31 @@ def test_mismatched_channels_are_refused():
     other.channels = ("x", "z")
     with pytest.raises(ValueError, match="channels \\['x', 'z'\\] differ"):
         cut_windows([recording(), other], 4, 2, None, ["a", "b"])
+
+
+def test_range_scaling_puts_every_channels_tail_at_the_same_level():
+    """A heavy-tailed channel (rare large turns) and a smooth one: z-scores leave their 99.9th percentiles
+    far apart, so one int8 scale would give the smooth one few steps; "range" scaling puts both at 3.0."""
+    from train.data.dataset import DataConfig, _normalisation
+    from train.data.windows import Windows
+
+    rng = np.random.default_rng(0)
+    smooth = rng.uniform(-1, 1, 200_000)
+    spiky = np.where(rng.random(200_000) < 0.01, 20.0, 1.0) * rng.normal(0, 1, 200_000)
+    x = np.stack([smooth, spiky], axis=1).reshape(-1, 100, 2).astype(np.float32)
+    windows = Windows(x, np.zeros(len(x), np.int64), np.array(["s"] * len(x)))
+
+    def tails(scaling: str) -> np.ndarray:
+        mean, divisor = _normalisation(windows, ("smooth", "spiky"), DataConfig(scaling=scaling))
+        return np.percentile(np.abs((x.reshape(-1, 2) - mean) / divisor), 99.9, axis=0)
+
+    z = tails("std")
+    assert z[1] > 4 * z[0]
+    assert tails("range") == pytest.approx([3.0, 3.0], rel=1e-3)
+
+
+def test_an_unknown_scaling_is_refused_by_name():
+    from train.data.dataset import DataConfig
+
+    with pytest.raises(ValueError, match=r"\[data\] scaling 'minmax' is not one of \['std', 'range'\]"):
+        DataConfig.from_dict({"scaling": "minmax"})

@@ -25,6 +25,10 @@ from train.data.wisdm import load_wisdm
 FORMATS = {"hapt": load_hapt, "csv": load_csv_folder, "wisdm": load_wisdm, "pamap2": load_pamap2}
 
 
+SCALINGS = ("std", "range")
+RANGE_QUANTILE, RANGE_LEVEL = 99.9, 3.0  # "range": a channel's 99.9th percentile of |value - mean| maps to 3.0
+
+
 @dataclass
 class DataConfig:
     """Every choice between raw files and windows. Defaults reproduce the UCI HAR setup on HAPT."""
@@ -46,6 +50,7 @@ class DataConfig:
     skip_bad_rows: bool = False  # CSV only: count and skip malformed rows instead of stopping
     target_column: str | None = None  # CSV only: numeric column for regression
     target: str | None = None  # a target derived from the recordings (train/data/targets.py): "cadence"
+    scaling: str = "std"  # per-channel divisor: "std" (z-scores) or "range" (every channel's tail at the same level)
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
@@ -57,6 +62,8 @@ class DataConfig:
         config = cls(**checked(cls, data, "data"))
         if config.format not in FORMATS:
             raise ValueError(f"[data] format '{config.format}' is not one of {sorted(FORMATS)}")
+        if config.scaling not in SCALINGS:
+            raise ValueError(f"[data] scaling '{config.scaling}' is not one of {list(SCALINGS)}")
         if config.target is not None and config.target not in TARGETS:
             raise ValueError(f"[data] target '{config.target}' is not one of {sorted(TARGETS)}")
         if config.target is not None and config.target_column is not None:
@@ -167,11 +174,17 @@ def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:
 
 
 def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of the training windows, which must be finite: a value
-    that slipped past the loaders would otherwise make every input NaN."""
+    """Per-channel mean and divisor of the training windows, which must be finite: a value that slipped past
+    the loaders would otherwise make every input NaN.
+
+    "std" divides by the standard deviation. "range" divides so that every channel's RANGE_QUANTILE of
+    |value - mean| lands at RANGE_LEVEL: the int8 input has one scale for all channels, and with z-scores a
+    heavy-tailed channel (a gyro's turns) sets it, leaving a smooth one (the accelerometer's tilt) few steps."""
     flat = train.x.reshape(-1, train.x.shape[2]).astype(np.float64)
-    mean, std = flat.mean(axis=0), flat.std(axis=0)
-    bad = [c for c, m, s in zip(channels, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
+    mean = flat.mean(axis=0)
+    spread = flat.std(axis=0) if config.scaling == "std" else \
+        np.percentile(np.abs(flat - mean), RANGE_QUANTILE, axis=0) / RANGE_LEVEL
+    bad = [c for c, m, s in zip(channels, mean, spread) if not (np.isfinite(m) and np.isfinite(s))]
     if bad:
         raise DataError(str(config.path or EMBEDDED_HAPT), f"normalisation of channels {bad} is not finite")
-    return mean, std
+    return mean, spread
