@@ -6,6 +6,8 @@ name joins the same search, on this machine or another. Workers send a heartbeat
 was killed is failed after a grace period and retried with the same recipe (Optuna's
 RetryHeartbeatStaleTrialCallback), whose fold runs then resume. `--trials` counts finished and pruned
 trials over all workers (MaxTrialsCallback), so a rerun of the same command continues to the same total.
+Failed trials do not count, so a search stops after FAILURES_IN_A_ROW of them: an error every recipe meets
+would otherwise loop until --time.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -22,6 +25,7 @@ from search.trial import SearchSettings, objective
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 CV macro-F1, flash bytes, compute
 HEARTBEAT_S, GRACE_S = 20, 60
 STARTUP_TRIALS = 10  # random recipes before the multi-objective TPE starts modelling
+FAILURES_IN_A_ROW = 5
 
 
 def default_storage(folder: Path) -> str:
@@ -95,8 +99,24 @@ def work(settings: SearchSettings, worker: int = 0) -> None:
     if sum(t.state in done for t in study.get_trials(deepcopy=False)) >= settings.trials:
         return
     study.optimize(lambda trial: _recorded(trial, settings), timeout=settings.seconds,
-                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done)],
+                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done), _stop_when_failing],
                    catch=(Exception,), gc_after_trial=True)  # a failed trial is recorded; the search goes on
+
+
+def failing(study) -> str | None:
+    """Why the last trial failed, if each of the latest FAILURES_IN_A_ROW finished trials failed; else None."""
+    import optuna
+
+    finished = sorted((t for t in study.get_trials(deepcopy=False) if t.state.is_finished()),
+                      key=lambda t: t.datetime_complete)[-FAILURES_IN_A_ROW:]
+    if len(finished) < FAILURES_IN_A_ROW or any(t.state != optuna.trial.TrialState.FAIL for t in finished):
+        return None
+    return finished[-1].user_attrs.get("failed_because", "its worker stopped (no reason recorded)")
+
+
+def _stop_when_failing(study, _trial) -> None:
+    if failing(study):
+        study.stop()
 
 
 def _recorded(trial, settings: SearchSettings):
@@ -124,17 +144,36 @@ def run(settings: SearchSettings, workers: int) -> None:
         raise
     if workers == 1:
         work(settings)
-        return
+    else:
+        _spawn(settings, workers)
+    why = failing(open_study(settings))
+    if why:
+        raise ValueError(f"the last {FAILURES_IN_A_ROW} trials failed, the last because {why}; the study keeps "
+                         "its finished trials: fix that and rerun the same command to go on")
+
+
+def _spawn(settings: SearchSettings, workers: int) -> None:
+    """Worker processes, stopped with this one: a SIGTERM here is passed on (Ctrl-C reaches them all)."""
     settings.threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)  # cores shared out
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
     processes = [context.Process(target=_worker_main, args=(settings, i), name=f"worker{i}") for i in range(workers)]
     for process in processes:
         process.start()
-    for process in processes:
-        process.join()
+
+    def stop(signum, _frame):
+        for process in processes:
+            process.terminate()
+        raise KeyboardInterrupt  # har.py: "interrupted", exit status 130; the study keeps every finished trial
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     failed = [p.name for p in processes if p.exitcode]
     if failed:
-        raise RuntimeError(f"workers {failed} stopped with an error (see above); the study keeps their finished trials")
+        raise ValueError(f"workers {failed} stopped with an error (see above); the study keeps their finished trials")
 
 
 def _worker_main(settings: SearchSettings, worker: int) -> None:

@@ -1,6 +1,7 @@
 """`har search` end to end on HAPT with tiny trials: trained and pruned trials, reports, a killed search
 resumed, settings that must not change under a study, and a trial exported to a normal run."""
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -98,3 +99,35 @@ def test_an_exported_trial_is_a_config_file_and_a_normal_run(one_trial, capsys):
     summary = json.loads((folder / "export-0.json").read_text())
     assert summary["trial"] == 0 and len(summary["seeds"]) == 1
     assert "int8_accuracy" in summary["seeds"][0] or "refused" in summary["seeds"][0]
+
+
+def test_a_search_whose_every_trial_fails_stops_and_says_why(tmp_path, monkeypatch, capsys):
+    import search.study
+
+    def broken(trial, settings):
+        raise RuntimeError("the recipe cannot be built here")
+
+    monkeypatch.setattr(search.study, "objective", broken)
+    assert main(_search(tmp_path, "--trials", "100")) == 2
+    error = capsys.readouterr().err
+    assert f"the last {search.study.FAILURES_IN_A_ROW} trials failed" in error
+    assert "RuntimeError: the recipe cannot be built here" in error
+    with sqlite3.connect(tmp_path / "search-tiny" / "study.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == search.study.FAILURES_IN_A_ROW
+
+
+def test_sigterm_to_a_search_stops_its_workers_too(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-m", "har", *_search(tmp_path, "--trials", "50", "--workers", "2")],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    children = []
+    deadline = time.time() + 120
+    while len(children) < 2 and time.time() < deadline:
+        time.sleep(1)
+        children = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+    workers = [int(pid) for pid in children]
+    assert len(workers) >= 2
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=60) == 130
+    assert "interrupted" in parent.stderr.read()
+    time.sleep(2)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]

@@ -122,3 +122,18 @@ def test_an_instructions_budget_without_the_arm_toolchain_is_refused_up_front(tm
     error = capsys.readouterr().err
     assert "an instructions budget" in error and "qemu-system-arm" in error and "macs=N" in error
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_of_failed_trials_is_noticed_with_the_last_reason():
+    """Failed trials do not count toward --trials: without this stop an error every recipe meets loops forever."""
+    import optuna
+
+    from search.study import DIRECTIONS, FAILURES_IN_A_ROW, failing
+
+    study = optuna.create_study(directions=DIRECTIONS)
+    study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0, 1.0]))
+    for i in range(FAILURES_IN_A_ROW - 1):
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"failed_because": f"E{i}"}))
+    assert failing(study) is None  # one short: the completed trial is among the latest
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"failed_because": "last"}))
+    assert failing(study) == "last"
