@@ -137,3 +137,21 @@ def test_a_run_of_failed_trials_is_noticed_with_the_last_reason():
     assert failing(study) is None  # one short: the completed trial is among the latest
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"failed_because": "last"}))
     assert failing(study) == "last"
+
+
+def test_a_run_made_before_a_setting_existed_is_still_the_same_recipe(tmp_path):
+    """Resuming `har tune`, `har train` or a search must not refuse runs made before a setting was added."""
+    import json
+
+    from train.run_config import stored_recipe
+
+    current = RunConfig.from_dict({})
+    older = current.to_dict()
+    del older["data"]["scaling"]
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert stored_recipe(tmp_path / "config.json") == json.loads(json.dumps(current.to_dict()))
+    older["data"]["window"] = "1.28s"
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert stored_recipe(tmp_path / "config.json") != json.loads(json.dumps(current.to_dict()))
+    (tmp_path / "config.json").write_text('{"model": {"family": "transformer"}}')
+    assert stored_recipe(tmp_path / "config.json") is None

@@ -21,7 +21,7 @@ from typing import TypeVar
 from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
-from train.run_config import RunConfig
+from train.run_config import RunConfig, stored_recipe
 
 MARKER = ".har-run"  # written when `har train` creates the folder
 FINISHED = "training.json"  # written last: the run is finished
@@ -84,11 +84,7 @@ def _state(run: Path, config: dict) -> str:
                        "written into or deleted from it; choose another --name or --runs")
     if is_finished(run):
         return "finished"
-    try:
-        same = json.loads((run / "config.json").read_text()) == config
-    except (OSError, ValueError, RecursionError):
-        same = False
-    if not same:
+    if stored_recipe(run / "config.json") != json.loads(json.dumps(config)):
         return "another config"
     return "resume" if any((run / "backup").glob("*")) else "restart"
 

@@ -23,7 +23,7 @@ from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
 from train.run import RunError, is_finished, load, run_folder
-from train.run_config import RunConfig
+from train.run_config import RunConfig, stored_recipe
 from train.tune_report import cv_markdown, final_markdown, progress_line, summarise
 
 
@@ -65,10 +65,7 @@ def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
 
 
 def _same_recipe(run: Path, config: RunConfig) -> bool:
-    try:
-        return json.loads((run / "config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
-    except (OSError, ValueError, RecursionError):
-        return False
+    return stored_recipe(run / "config.json") == json.loads(json.dumps(config.to_dict()))
 
 
 def score_split(run: Path, split: str) -> dict:
