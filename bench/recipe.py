@@ -73,6 +73,7 @@ def _figures(seed: int, report: dict) -> dict:
             "gyro_mean_removed_drop": robust["gyro_mean_removed"]["drop_points"],
             "worst_subject_accuracy": min(s["accuracy"] for s in report["per_subject"].values()),
             "rotation_worst_drop": max(r["drop_points"] for r in robust["rotation"].values()),
+            "rotation": {name: r["drop_points"] for name, r in robust["rotation"].items()},
             "size_bytes": report["size_bytes"]}
 
 
@@ -118,4 +119,21 @@ def markdown(results: dict) -> str:
     lines += ["", f"int8 test accuracy mean {statistics.mean(int8):.2f}% (min {min(int8):.2f}%), against a CV "
               f"accuracy of {cv:.2f}%: a gap of {statistics.mean(int8) - cv:+.2f} points (the folds train on 14 "
               "subjects, the final model on 18)."]
-    return "\n".join(lines)
+    return "\n".join(lines + _mounting(results["final"]))
+
+
+def _mounting(final: list[dict]) -> list[str]:
+    """What the rotation cases mean for whoever mounts the sensor: mean drop over seeds per case."""
+    if not all("rotation" in f for f in final):
+        return []
+    cases = list(final[0]["rotation"])
+    mean = {case: statistics.mean(f["rotation"][case] for f in final) for case in cases}
+    cells = " | ".join(f"{mean[c]:+.2f}" for c in cases)
+    worst = {deg: max(v for c, v in mean.items() if f"_{deg}deg_" in c) for deg in (5, 10)}
+    return ["", "Rotated sensor (accuracy points lost, mean over the seeds; posture is read from the direction of "
+            "gravity, so these are reported apart from the sensor errors):", "",
+            "| " + " | ".join(c.replace("rotated_", "").replace("deg_", "° about ") for c in cases) + " |",
+            "|" + "---|" * len(cases), f"| {cells} |", "",
+            f"For mounting: a sensor turned 5° from the training orientation costs up to {worst[5]:.1f} points, 10° "
+            f"up to {worst[10]:.1f}. Mount it as the recordings were made (for HAPT: a phone on the waist) "
+            "within a few degrees, or record training data with the mount the device will have."]
