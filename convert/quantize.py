@@ -45,9 +45,10 @@ CALIBRATION_QUANTILE = 99.99  # of |normalised value| over every training window
 
 def representative_windows(train: Windows, count: int, seed: int = 0) -> np.ndarray:
     """`count` training windows, spread evenly over (class, subject) groups (subjects alone for a regression
-    target), for int8 calibration, clipped to +-CALIBRATION_QUANTILE of all training values: the int8 input
-    range then spans what the sensors do, not one outlier's extreme (on HAPT 8.2 instead of 10.5 standard
-    deviations). Rarer values saturate at -128/127, the same in Python, the C and the Pi runtime.
+    target), for int8 calibration, clipped to +-(the CALIBRATION_QUANTILE of |value| over all training
+    values): the int8 input range then spans what the sensors do, not one outlier's extreme (on HAPT 8.2
+    instead of 10.5 standard deviations). Rarer values saturate at -128/127, the same in Python, the C and
+    the Pi runtime. (A quantization-aware model, `--qat`, brings input ranges learned in fine-tuning.)
 
     Only the training split goes in: validation and test subjects never influence the quantization."""
     rng = np.random.default_rng(seed)

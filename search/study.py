@@ -95,20 +95,28 @@ def work(settings: SearchSettings, worker: int = 0) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
         tf.config.threading.set_inter_op_parallelism_threads(settings.threads)
     study = open_study(settings, worker)
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    if sum(t.state in done for t in study.get_trials(deepcopy=False)) >= settings.trials:
+    if finished_count(study) >= settings.trials:
         return
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     study.optimize(lambda trial: _recorded(trial, settings), timeout=settings.seconds,
                    callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done), _stop_when_failing],
                    catch=(Exception,), gc_after_trial=True)  # a failed trial is recorded; the search goes on
 
 
-def failing(study) -> str | None:
-    """Why the last trial failed, if each of the latest FAILURES_IN_A_ROW finished trials failed; else None."""
+def finished_count(study) -> int:
+    """Trials that count toward --trials: completed and pruned ones."""
     import optuna
 
-    finished = sorted((t for t in study.get_trials(deepcopy=False) if t.state.is_finished()),
-                      key=lambda t: t.datetime_complete)[-FAILURES_IN_A_ROW:]
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+
+
+def failing(study) -> str | None:
+    """Why the last trial failed, if each of the FAILURES_IN_A_ROW latest finished trials failed; else None.
+    Latest by trial number, not by completion time: workers on other machines keep other clocks."""
+    import optuna
+
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()][-FAILURES_IN_A_ROW:]
     if len(finished) < FAILURES_IN_A_ROW or any(t.state != optuna.trial.TrialState.FAIL for t in finished):
         return None
     return finished[-1].user_attrs.get("failed_because", "its worker stopped (no reason recorded)")
@@ -146,7 +154,8 @@ def run(settings: SearchSettings, workers: int) -> None:
         work(settings)
     else:
         _spawn(settings, workers)
-    why = failing(open_study(settings))
+    study = open_study(settings)
+    why = failing(study) if finished_count(study) < settings.trials else None
     if why:
         raise ValueError(f"the last {FAILURES_IN_A_ROW} trials failed, the last because {why}; the study keeps "
                          "its finished trials: fix that and rerun the same command to go on")
@@ -157,16 +166,17 @@ def _spawn(settings: SearchSettings, workers: int) -> None:
     settings.threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)  # cores shared out
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
     processes = [context.Process(target=_worker_main, args=(settings, i), name=f"worker{i}") for i in range(workers)]
-    for process in processes:
-        process.start()
 
     def stop(signum, _frame):
         for process in processes:
-            process.terminate()
+            if process.pid is not None:  # started
+                process.terminate()
         raise KeyboardInterrupt  # har.py: "interrupted", exit status 130; the study keeps every finished trial
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
+        for process in processes:
+            process.start()
         for process in processes:
             process.join()
     finally:

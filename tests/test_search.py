@@ -116,18 +116,30 @@ def test_a_search_whose_every_trial_fails_stops_and_says_why(tmp_path, monkeypat
         assert connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == search.study.FAILURES_IN_A_ROW
 
 
+def _workers_of(pid: int) -> list[int]:
+    """The spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
+    children = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True, text=True)
+    return [int(child) for child in children.stdout.split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 def test_sigterm_to_a_search_stops_its_workers_too(tmp_path):
     parent = subprocess.Popen([sys.executable, "-m", "har", *_search(tmp_path, "--trials", "50", "--workers", "2")],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    children = []
+    workers: list[int] = []
     deadline = time.time() + 120
-    while len(children) < 2 and time.time() < deadline:
+    while len(workers) < 2 and time.time() < deadline:
         time.sleep(1)
-        children = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
-    workers = [int(pid) for pid in children]
-    assert len(workers) >= 2
+        workers = _workers_of(parent.pid)
+    assert len(workers) == 2
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=60) == 130
     assert "interrupted" in parent.stderr.read()
     time.sleep(2)
-    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+    assert not [pid for pid in workers if _running(pid)]

@@ -69,6 +69,20 @@ def test_range_scaling_puts_every_channels_tail_at_the_same_level():
     assert tails("range") == pytest.approx([3.0, 3.0], rel=1e-3)
 
 
+def test_range_scaling_never_divides_by_less_than_a_third_of_the_std():
+    """A channel constant but for rare events has a 99.9th percentile near zero: dividing by it would send
+    its events to thousands."""
+    from train.data.dataset import DataConfig, _normalisation
+    from train.data.windows import Windows
+
+    rare = np.zeros(100_000)
+    rare[::2000] = 10.0  # 0.05% of the samples
+    x = rare.reshape(-1, 100, 1).astype(np.float32)
+    _, divisor = _normalisation(Windows(x, np.zeros(len(x), np.int64), np.array(["s"] * len(x))), ("rare",),
+                                DataConfig(scaling="range"))
+    assert divisor == pytest.approx([rare.std() / 3], rel=1e-6)
+
+
 def test_an_unknown_scaling_is_refused_by_name():
     from train.data.dataset import DataConfig
 

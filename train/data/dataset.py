@@ -179,11 +179,13 @@ def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig
 
     "std" divides by the standard deviation. "range" divides so that every channel's RANGE_QUANTILE of
     |value - mean| lands at RANGE_LEVEL: the int8 input has one scale for all channels, and with z-scores a
-    heavy-tailed channel (a gyro's turns) sets it, leaving a smooth one (the accelerometer's tilt) few steps."""
+    heavy-tailed channel (a gyro's turns) sets it, leaving a smooth one (the accelerometer's tilt) few steps.
+    Never below std / RANGE_LEVEL: a channel constant but for rare events has a percentile near zero, and
+    would otherwise reach thousands."""
     flat = train.x.reshape(-1, train.x.shape[2]).astype(np.float64)
-    mean = flat.mean(axis=0)
-    spread = flat.std(axis=0) if config.scaling == "std" else \
-        np.percentile(np.abs(flat - mean), RANGE_QUANTILE, axis=0) / RANGE_LEVEL
+    mean, spread = flat.mean(axis=0), flat.std(axis=0)
+    if config.scaling == "range":
+        spread = np.maximum(np.percentile(np.abs(flat - mean), RANGE_QUANTILE, axis=0), spread) / RANGE_LEVEL
     bad = [c for c, m, s in zip(channels, mean, spread) if not (np.isfinite(m) and np.isfinite(s))]
     if bad:
         raise DataError(str(config.path or EMBEDDED_HAPT), f"normalisation of channels {bad} is not finite")
