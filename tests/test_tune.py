@@ -70,3 +70,23 @@ def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
 
     assert main(["tune", "--set", "data.target=cadence", "--runs", str(tmp_path)]) == 2
     assert "regression recipe" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_recipes_scored_after_the_choice_get_the_rules_verdict():
+    """BENCHMARKS' sentence about later variants follows their figures, not a sentence typed once."""
+    from bench.recipe import _variants
+
+    def cv(f1, f1_sd, drop, drop_sd):
+        return {"mean": {"macro_f1": f1, "worst_drop_points": drop},
+                "std": {"macro_f1": f1_sd, "worst_drop_points": drop_sd}}
+
+    results = {"chosen": "B", "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
+                                             "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
+                                             "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1)}}
+    verdicts = dict(part.split(": ", 1) for part in _variants(results).removeprefix("Scored after the choice: ")
+                    .rstrip(".").split("; "))
+    assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those after the chosen one
+    assert verdicts["lower"].startswith("lower macro-F1, not clearly sturdier")
+    assert "clearly less hurt by sensor errors" in verdicts["sturdier"]
+    assert "higher macro-F1" in verdicts["higher"]
+    assert verdicts["far"].startswith("lower macro-F1")  # sturdier, but outside the spread
