@@ -30,6 +30,7 @@ class LineSplitter:
     def feed(self, chunk: bytes) -> list[bytes]:
         if self.after_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
+            self.after_cr = False  # that LF is spent: a second one is a line of its own
         if chunk:
             self.after_cr = chunk.endswith(b"\r")
         lines = []

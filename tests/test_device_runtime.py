@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO, PtySensor
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from device_runtime.contract import Contract
@@ -80,6 +80,7 @@ def test_fuzz_parser_never_raises_and_only_returns_finite_samples(raw):
 @given(st.lists(st.one_of(
     st.from_regex(rb"\A[0-9.,\-]{0,40}\Z"), st.binary(max_size=40), st.just(b"9" * 3000)), max_size=30),
     st.lists(st.integers(1, 64), min_size=1, max_size=20))
+@example(lines=[b"\r", b""], cuts=[1])  # CR, LF, LF a byte at a time: the second LF is a blank line of its own
 def test_fuzz_splitter_keeps_lines_whole_and_its_buffer_bounded(lines, cuts):
     lines = [line.replace(b"\n", b"") for line in lines]
     data = b"".join(line + b"\n" for line in lines)
