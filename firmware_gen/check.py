@@ -138,8 +138,8 @@ class _Scores:
     def __call__(self, raw_window: np.ndarray) -> tuple[np.ndarray, float]:
         q = self.contract.quantization
         if self.outputs is None:
-            z = preprocess.normalise(raw_window, self.contract.norm_mean, self.contract.norm_std)
-            self.inputs.append(preprocess.quantize(z, q["input_scale"], q["input_zero_point"]))
+            self.inputs.append(preprocess.quantize(self.contract.normalise(raw_window), q["input_scale"],
+                                                   q["input_zero_point"]))
             return np.zeros(len(self.contract.class_names), np.float32), 0.0
         out = self.outputs[len(self.inputs)]
         self.inputs.append(None)

@@ -97,18 +97,20 @@ def work(settings: SearchSettings, worker: int = 0) -> None:
     study = open_study(settings, worker)
     if finished_count(study) >= settings.trials:
         return
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     study.optimize(lambda trial: _recorded(trial, settings), timeout=settings.seconds,
-                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=done), _stop_when_failing],
+                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=_counted()), _stop_when_failing],
                    catch=(Exception,), gc_after_trial=True)  # a failed trial is recorded; the search goes on
 
 
-def finished_count(study) -> int:
-    """Trials that count toward --trials: completed and pruned ones."""
+def _counted() -> tuple:
+    """The trial states that count toward --trials: completed and pruned."""
     import optuna
 
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+    return optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
+
+
+def finished_count(study) -> int:
+    return sum(t.state in _counted() for t in study.get_trials(deepcopy=False))
 
 
 def failing(study) -> str | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -117,9 +118,17 @@ def test_a_search_whose_every_trial_fails_stops_and_says_why(tmp_path, monkeypat
 
 
 def _workers_of(pid: int) -> list[int]:
-    """The spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
-    children = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True, text=True)
-    return [int(child) for child in children.stdout.split()]
+    """The spawned worker processes of `pid` (not multiprocessing's resource tracker), read from /proc."""
+    workers = []
+    for proc in Path("/proc").iterdir():
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"spawn_main" in command:
+            workers.append(int(proc.name))
+    return workers
 
 
 def _running(pid: int) -> bool:

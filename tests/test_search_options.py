@@ -143,15 +143,15 @@ def test_a_run_made_before_a_setting_existed_is_still_the_same_recipe(tmp_path):
     """Resuming `har tune`, `har train` or a search must not refuse runs made before a setting was added."""
     import json
 
-    from train.run_config import stored_recipe
+    from train.run import stored_recipe
 
     current = RunConfig.from_dict({})
     older = current.to_dict()
     del older["data"]["scaling"]
     (tmp_path / "config.json").write_text(json.dumps(older))
-    assert stored_recipe(tmp_path / "config.json") == json.loads(json.dumps(current.to_dict()))
+    assert stored_recipe(tmp_path) == json.loads(json.dumps(current.to_dict()))
     older["data"]["window"] = "1.28s"
     (tmp_path / "config.json").write_text(json.dumps(older))
-    assert stored_recipe(tmp_path / "config.json") != json.loads(json.dumps(current.to_dict()))
+    assert stored_recipe(tmp_path) != json.loads(json.dumps(current.to_dict()))
     (tmp_path / "config.json").write_text('{"model": {"family": "transformer"}}')
-    assert stored_recipe(tmp_path / "config.json") is None
+    assert stored_recipe(tmp_path) is None

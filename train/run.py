@@ -21,7 +21,7 @@ from typing import TypeVar
 from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
-from train.run_config import RunConfig, stored_recipe
+from train.run_config import RunConfig
 
 MARKER = ".har-run"  # written when `har train` creates the folder
 FINISHED = "training.json"  # written last: the run is finished
@@ -84,7 +84,7 @@ def _state(run: Path, config: dict) -> str:
                        "written into or deleted from it; choose another --name or --runs")
     if is_finished(run):
         return "finished"
-    if stored_recipe(run / "config.json") != json.loads(json.dumps(config)):
+    if stored_recipe(run) != json.loads(json.dumps(config)):
         return "another config"
     return "resume" if any((run / "backup").glob("*")) else "restart"
 
@@ -126,6 +126,15 @@ def resolve(path: str | Path) -> Path:
         raise RunError(f"{run}: training has not finished ({FINISHED} is missing); rerun the same `har train` "
                        "command to resume it")
     return run
+
+
+def stored_recipe(run: Path) -> dict | None:
+    """The run's config as this version reads it (a setting added since takes its default, so a run made
+    before it is still the same recipe), as plain JSON values; None if it is missing or invalid."""
+    try:
+        return json.loads(json.dumps(read_config(run).to_dict()))
+    except (ValueError, OSError):
+        return None
 
 
 def read_config(run: Path) -> RunConfig:

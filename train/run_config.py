@@ -2,10 +2,8 @@
 bad value or a crafted config.json is refused before any model is built."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from train.config import checked
 from train.data.dataset import DataConfig
@@ -74,12 +72,3 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return {"data": asdict(self.data), "model": {"family": self.family, **self.model}, "train": asdict(self.train)}
-
-
-def stored_recipe(path: Path) -> dict | None:
-    """A run's config.json as this version reads a config: a setting added since takes its default, so a run
-    made before it still counts as the same recipe. None if the file is missing or not a valid config."""
-    try:
-        return json.loads(json.dumps(RunConfig.from_dict(json.loads(path.read_text())).to_dict()))
-    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
-        return None

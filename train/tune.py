@@ -22,8 +22,8 @@ from pathlib import Path
 from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
-from train.run import RunError, is_finished, load, run_folder
-from train.run_config import RunConfig, stored_recipe
+from train.run import RunError, is_finished, load, run_folder, stored_recipe
+from train.run_config import RunConfig
 from train.tune_report import cv_markdown, final_markdown, progress_line, summarise
 
 
@@ -65,7 +65,7 @@ def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
 
 
 def _same_recipe(run: Path, config: RunConfig) -> bool:
-    return stored_recipe(run / "config.json") == json.loads(json.dumps(config.to_dict()))
+    return stored_recipe(run) == json.loads(json.dumps(config.to_dict()))
 
 
 def score_split(run: Path, split: str) -> dict:
