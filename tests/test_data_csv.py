@@ -113,3 +113,23 @@ def test_a_folder_prepares_into_subject_splits(tmp_path):
     assert set(prepared.splits["test"].subjects) == {"eve"}
     assert len(prepared.splits["validation"]) > 0
     assert prepared.summary["sample_rates_hz"] == [50.0]
+
+
+def test_posture_angle_is_the_tilt_between_two_classes_per_subject(tmp_path):
+    from train.data.posture import format_posture, posture_angles
+    tilts = {"ann": 30.0, "bob": 5.0, "cid": 12.0, "dan": 20.0, "eve": 8.0}  # degrees between sit and stand
+    for subject, tilt in tilts.items():
+        sit = (np.sin(np.radians(tilt)), 0.0, np.cos(np.radians(tilt)))
+        lines = [f"{i * 20},{x},{y},{z},{activity}" for i in range(400)
+                 for activity, (x, y, z) in [("sit" if i < 200 else "stand", sit if i < 200 else (0.0, 0.0, 1.0))]]
+        write(tmp_path / f"{subject}.csv", HEADER + "\n".join(lines) + "\n")
+    prepared = prepare(DataConfig(path=str(tmp_path), format="csv", window="1s", stride="1s", test_subjects=["eve"],
+                                  validation_subjects=["dan"]))
+    angles = posture_angles(prepared, ("sit", "stand"))
+    assert angles["splits"]["train"]["degrees"] == pytest.approx({"ann": 30.0, "bob": 5.0, "cid": 12.0}, abs=0.05)
+    assert angles["splits"]["train"]["median"] == pytest.approx(12.0, abs=0.05)
+    assert angles["splits"]["train"]["min"] == pytest.approx(5.0, abs=0.05)
+    assert angles["splits"]["test"]["degrees"] == pytest.approx({"eve": 8.0}, abs=0.05)
+    assert "test: median 8, least 8" in format_posture(angles)
+    with pytest.raises(ValueError, match="walk is not a class"):
+        posture_angles(prepared, ("sit", "walk"))

@@ -1,32 +1,15 @@
-"""`har data`, `har train`, `har evaluate` and `har evaluate-stream`: their options and what they run."""
+"""`har train`, `har tune`, `har evaluate` and `har evaluate-stream`: their options and what they run."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from train.cli_options import add_data_options, config_from_args, data_config_from_args
+from train.cli_data import add_data_commands
+from train.cli_options import add_data_options, config_from_args
 
 DATA_OPTIONS = ("data", "format", "config", "window", "stride", "classes", "channels", "test_subjects", "validation_subjects",
                 "resample_hz", "skip_bad_rows", "units")
-
-
-def cmd_data_summary(args: argparse.Namespace) -> int:
-    import time
-
-    from train.data.dataset import prepare
-    from train.data.summary import format_summary
-
-    start = time.perf_counter()
-    prepared = prepare(data_config_from_args(args))
-    elapsed = time.perf_counter() - start
-    if args.json:
-        print(json.dumps(prepared.summary, indent=2))
-    else:
-        print(format_summary(prepared.summary))
-        print(f"\nloaded and windowed in {elapsed:.1f} s")
-    return 0
 
 
 def recipe_from_args(args: argparse.Namespace) -> dict:
@@ -155,23 +138,9 @@ def cmd_evaluate_stream(args: argparse.Namespace) -> int:
 
 def register(stages) -> None:
     """Add this stage's subcommands to har's parser."""
-    for add in (_add_data, _add_train, _add_tune, _add_evaluate, _add_evaluate_stream):
+    add_data_commands(stages)
+    for add in (_add_train, _add_tune, _add_evaluate, _add_evaluate_stream):
         add(stages)
-
-
-def _add_data(stages) -> None:
-    data = stages.add_parser("data", help="inspect a dataset", description="Inspect a dataset.")
-    data_cmds = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
-    summary = data_cmds.add_parser(
-        "summary",
-        help="windows per class and subject for each split, sample rate, drops and why",
-        description="Load, window and split a dataset exactly as training will, and report what came out: "
-        "windows per class and per subject for each split, the sample rate found, and every row or window "
-        "dropped with its reason.",
-    )
-    add_data_options(summary)
-    summary.add_argument("--json", action="store_true", help="print the summary as JSON")
-    summary.set_defaults(func=cmd_data_summary)
 
 
 def _add_train(stages) -> None:
