@@ -72,7 +72,7 @@ def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
     assert "regression recipe" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
-def test_recipes_scored_after_the_choice_get_the_rules_verdict():
+def test_recipes_scored_against_the_baseline_get_the_rules_verdict():
     """BENCHMARKS' sentence about later variants follows their figures, not a sentence typed once."""
     from bench.recipe import _variants
 
@@ -80,13 +80,13 @@ def test_recipes_scored_after_the_choice_get_the_rules_verdict():
         return {"mean": {"macro_f1": f1, "worst_drop_points": drop},
                 "std": {"macro_f1": f1_sd, "worst_drop_points": drop_sd}}
 
-    results = {"chosen": "B", "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
+    results = {"baseline": "B", "chosen": "sturdier", "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
                                              "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
                                              "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1)}}
-    verdicts = dict(part.split(": ", 1) for part in _variants(results).removeprefix("Scored after the choice: ")
+    verdicts = dict(part.split(": ", 1) for part in _variants(results).removeprefix("Scored against the fourth: ")
                     .rstrip(".").split("; "))
-    assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those after the chosen one
+    assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those scored against the baseline
     assert verdicts["lower"].startswith("lower macro-F1, not clearly sturdier")
-    assert "clearly less hurt by sensor errors" in verdicts["sturdier"]
-    assert "higher macro-F1" in verdicts["higher"]
+    assert verdicts["sturdier"].endswith("clearly less hurt by sensor errors): adopted")
+    assert verdicts["higher"].endswith("(higher macro-F1), not adopted: another recipe was")
     assert verdicts["far"].startswith("lower macro-F1")  # sturdier, but outside the spread
