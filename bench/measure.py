@@ -43,6 +43,7 @@ def machine() -> str:
 
 def bench_data(repeats: int = 3) -> dict:
     from train.data.dataset import DataConfig, prepare
+    from train.data.posture import posture_angles
 
     seconds = []
     for _ in range(repeats):
@@ -53,6 +54,7 @@ def bench_data(repeats: int = 3) -> dict:
         "load_and_window_seconds": statistics.median(seconds),
         "windows": {name: len(split) for name, split in prepared.splits.items()},
         "rows": prepared.summary["rows_read"],
+        "posture": posture_angles(prepared),
     }
 
 

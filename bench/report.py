@@ -49,6 +49,7 @@ def _header(results: dict) -> list[str]:
         + ", ".join(f"{k} {v:,}" for k, v in data["windows"].items())
         + ".",
         "",
+        *_posture(data.get("posture")),
     ]
 
 
@@ -147,6 +148,18 @@ def _main_job() -> list[str]:
 
 
 # Sections measured by other modules of bench/ (each also alone, by `har bench --only NAME`), in report order.
+def _posture(posture: dict | None) -> list[str]:
+    """How far sitting and standing are apart in tilt, per split: the limit any model meets on HAPT."""
+    if not posture:
+        return []
+    rows = [f"| {name} | {split['median']:g}° | {split['min']:g}° (subject {min(split['degrees'], key=split['degrees'].get)}) | "
+            + ", ".join(f"{s}: {d:g}" for s, d in split["degrees"].items()) + " |"
+            for name, split in posture["splits"].items() if split["degrees"]]
+    return ["Sitting and standing are told apart mainly by the tilt of the sensor. Angle between each subject's mean "
+            "gravity direction while sitting and while standing (`har data posture`):", "",
+            "| split | median | least | per subject (degrees) |", "|---|---|---|---|", *rows, ""]
+
+
 SECTIONS = {"recipe": "bench.recipe", "mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression",
             "search": "bench.search", "search-scaling": "bench.search_scaling"}
 

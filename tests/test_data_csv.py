@@ -131,5 +131,7 @@ def test_posture_angle_is_the_tilt_between_two_classes_per_subject(tmp_path):
     assert angles["splits"]["train"]["min"] == pytest.approx(5.0, abs=0.05)
     assert angles["splits"]["test"]["degrees"] == pytest.approx({"eve": 8.0}, abs=0.05)
     assert "test: median 8, least 8" in format_posture(angles)
+    from bench.report import _posture
+    assert "| train | 12° | 5° (subject bob) | ann: 30, bob: 5, cid: 12 |" in _posture(angles)
     with pytest.raises(ValueError, match="walk is not a class"):
         posture_angles(prepared, ("sit", "walk"))
