@@ -32,6 +32,10 @@ CANDIDATES = {
     "default-no-noise": ("the fourth without noise augmentation",
                          [*DEFAULT, "--set", "train.epochs=15", "--set", "train.augment_noise=0"]),
     "default-30-epochs": ("the fourth trained 30 epochs", [*DEFAULT, "--set", "train.epochs=30"]),
+    "default-wide": ("the fourth trained 30 epochs, filters 32-48-72 (outside the search's budget)",
+                     [*DEFAULT, "--set", "train.epochs=30", "--set", "model.filters=[32,48,72]"]),
+    "default-kernel5": ("the fourth trained 30 epochs, kernels of 5",
+                        [*DEFAULT, "--set", "train.epochs=30", "--set", "model.kernels=[5,5,5]"]),
 }
 BASELINE, CHOSEN = "search-trial21-bias03", "default-30-epochs"
 FOLDS, SEEDS = 3, 3
