@@ -30,6 +30,17 @@ def test_bad_file_gives_a_clear_error_and_exit_2(tmp_path, capsys):
     assert "x.csv, line 3, field 'ax': 'oops' is not a number" in capsys.readouterr().err
 
 
+def test_data_posture_refuses_a_bad_pair_or_data_without_an_accelerometer(tmp_path, capsys):
+    assert main(["data", "posture", "--pair", "SITTING"]) == 2
+    assert "--pair 'SITTING': give two classes" in capsys.readouterr().err
+    for subject in ["a", "b", "c", "d"]:
+        rows = "".join(f"{i * 20},{i % 7},1,{'walk' if i < 50 else 'sit'}\n" for i in range(100))
+        write(tmp_path / f"{subject}.csv", "timestamp_ms,ax,ay,activity\n" + rows)
+    assert main(["data", "posture", "--data", str(tmp_path), "--format", "csv", "--window", "20", "--pair", "walk,sit",
+                 "--test-subjects", "d", "--validation-subjects", "c"]) == 2
+    assert "the posture angle needs acc_x, acc_y, acc_z" in capsys.readouterr().err
+
+
 def test_installed_modules_import_from_anywhere(tmp_path):
     """`har bench` imports bench.py: it must be installed like har.py, not found only from the repo root."""
     result = subprocess.run([sys.executable, "-c", "import bench, har, train, convert, firmware_gen, device_runtime"],
