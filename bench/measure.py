@@ -151,6 +151,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         result = bench_main_job()
         (REPO / "bench").mkdir(exist_ok=True)
         (REPO / "bench" / "main_job.json").write_text(json.dumps(result, indent=2))
+        (REPO / "BENCHMARKS.md").write_text(markdown(json.loads((REPO / "bench" / "results.json").read_text())))
         print(json.dumps(result, indent=2))
         return result["returncode"]
     seeds = getattr(args, "seeds", 3)
