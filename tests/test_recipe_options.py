@@ -1,10 +1,10 @@
 """Recipe options against the gyro-mean shortcut: the gravity branch from the accelerometer only, and a
-random gyro bias in training, each the size it says in the channel's own unit."""
+random gyro (or accelerometer) bias in training, each the size it says in the channel's own unit."""
 import numpy as np
 import pytest
 
 from device_runtime.contract import Contract
-from train.robustness import gyro_bias_scale
+from train.robustness import bias_scale
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 
@@ -17,16 +17,23 @@ def contract(gyro_unit="deg/s", channels=CHANNELS):
 
 @pytest.mark.parametrize("unit, per_rad", [("rad/s", 1.0), ("deg/s", 180 / np.pi)])
 def test_gyro_bias_in_the_channel_unit_over_its_norm_std(unit, per_rad):
-    scale = gyro_bias_scale(contract(unit), 0.1)
+    scale = bias_scale(contract(unit), "gyro", 0.1)
     np.testing.assert_allclose(scale, [0, 0, 0, 0.1 * per_rad / 20, 0.1 * per_rad / 30, 0.1 * per_rad / 40], rtol=1e-6)
+
+
+def test_acc_bias_in_the_channel_unit_over_its_norm_std():
+    np.testing.assert_allclose(bias_scale(contract(), "acc", 0.05), [0.1, 0.1, 0.1, 0, 0, 0], rtol=1e-6)
+    in_ms2 = Contract(sample_rate_hz=50.0, channels=CHANNELS[:3], units=["m/s^2"] * 3, window=16, stride=8,
+                      class_names=["a", "b"], norm_mean=[0.0] * 3, norm_std=[9.80665] * 3)
+    np.testing.assert_allclose(bias_scale(in_ms2, "acc", 0.05), [0.05] * 3, rtol=1e-6)
 
 
 def test_gyro_bias_without_a_gyro_is_refused():
     acc_only = Contract(sample_rate_hz=50.0, channels=CHANNELS[:3], units=["g"] * 3, window=16, stride=8,
                         class_names=["a", "b"], norm_mean=[0.0] * 3, norm_std=[1.0] * 3)
-    assert not gyro_bias_scale(acc_only, 0.0).any()
+    assert not bias_scale(acc_only, "gyro", 0.0).any()
     with pytest.raises(ValueError, match="augment_gyro_bias = 0.1 adds a bias to gyro_x"):
-        gyro_bias_scale(acc_only, 0.1)
+        bias_scale(acc_only, "gyro", 0.1)
 
 
 @pytest.mark.slow
@@ -42,6 +49,10 @@ def test_the_augmenter_adds_a_constant_bias_per_window_up_to_the_size_given():
     bound = 0.1 * 180 / np.pi / np.array([20.0, 30.0, 40.0])
     largest = np.abs(shift[:, 0, 3:]).max(axis=0)
     assert np.all(largest <= bound * (1 + 1e-5)) and np.all(largest > 0.95 * bound)
+    acc_only = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_acc_bias=0.05)
+    shift = augmenter(acc_only, contract())(x, None)[0].numpy() - x
+    largest = np.abs(shift[:, 0]).max(axis=0)  # 0.05 g over a norm_std of 0.5 g on the accelerometer, 0 on the gyro
+    assert np.all(largest[:3] <= 0.1 * (1 + 1e-5)) and np.all(largest[:3] > 0.095) and largest[3:].max() < 1e-5
 
 
 @pytest.mark.slow

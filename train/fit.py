@@ -31,7 +31,7 @@ from device_runtime.files import atomic_write
 from train.data.dataset import Prepared, prepare
 from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
-from train.robustness import gyro_bias_scale
+from train.robustness import bias_scale
 from train.run import finish, load_keras, prepare_folder, run_folder, save_keras
 from train.run_config import RunConfig, TrainConfig
 
@@ -102,17 +102,19 @@ class Checkpoints(keras.callbacks.Callback):
 def augmenter(config: TrainConfig, contract: Contract):
     import tensorflow as tf
 
-    bias = tf.constant(gyro_bias_scale(contract, config.augment_gyro_bias))  # normalised units per channel
+    bias = tf.constant(bias_scale(contract, "gyro", config.augment_gyro_bias)  # normalised units per channel
+                       + bias_scale(contract, "acc", config.augment_acc_bias))
 
     def augment(x, y, *rest):
         """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
         tells sitting from standing) is kept; rotations and plain amplitude scaling blur it. A random gyro
         bias per window (augment_gyro_bias) makes the gyro's mean, which real sensors get wrong, useless as
-        a cue."""
+        a cue; an accelerometer bias (augment_acc_bias) teaches that a slightly shifted gravity vector is
+        the same posture."""
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
         x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
-        if config.augment_gyro_bias:
+        if config.augment_gyro_bias or config.augment_acc_bias:
             x += tf.random.uniform((tf.shape(x)[0], 1, x.shape[2]), -1.0, 1.0) * bias
         return (x, y, *rest)
 

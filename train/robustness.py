@@ -42,16 +42,17 @@ def per_unit(contract: Contract, channel: int) -> float:
     return 1.0 / TO_REFERENCE.get(contract.units[channel], 1.0)
 
 
-def gyro_bias_scale(contract: Contract, rad_s: float) -> np.ndarray:
-    """Per channel, a gyro bias of `rad_s` in normalised units (0 off the gyro): training adds bias to
-    normalised windows, so the rad/s go through the channel's unit and its norm_std, as on the device."""
-    gyro = triad(contract, "gyro")
-    if rad_s and not gyro:
-        raise ValueError(f"train.augment_gyro_bias = {rad_s:g} adds a bias to gyro_x, gyro_y and gyro_z, and the data's "
-                         f"channels are {contract.channels}; set it to 0")
+def bias_scale(contract: Contract, sensor: str, size: float) -> np.ndarray:
+    """Per channel, a bias of `size` reference units (g for "acc", rad/s for "gyro") in normalised units, 0 off
+    the sensor: training adds bias to normalised windows, so the size goes through the channel's unit and its
+    norm_std, as on the device."""
+    channels = triad(contract, sensor)
+    if size and not channels:
+        raise ValueError(f"train.augment_{sensor}_bias = {size:g} adds a bias to {sensor}_x, {sensor}_y and {sensor}_z, "
+                         f"and the data's channels are {contract.channels}; set it to 0")
     scale = np.zeros(len(contract.channels), np.float32)
-    for c in gyro:
-        scale[c] = rad_s * per_unit(contract, c) / contract.norm_std[c]
+    for c in channels:
+        scale[c] = size * per_unit(contract, c) / contract.norm_std[c]
     return scale
 
 

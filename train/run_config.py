@@ -26,6 +26,7 @@ class TrainConfig:
     augment_scale: float = 0.1  # random scaling of each window's motion (around its mean) by 1 +- this
     augment_noise: float = 0.05  # Gaussian noise (in normalised units) added to training windows
     augment_gyro_bias: float = 0.0  # rad/s: a random constant bias per window and gyro axis, up to this size
+    augment_acc_bias: float = 0.0  # g: the same for the accelerometer (an uncalibrated MEMS part's offset)
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
     loss: str = "mse"  # regression only: "mse" or "mae"
     output_activation: str = "linear"  # regression only: "linear" or "relu"
