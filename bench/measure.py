@@ -137,6 +137,8 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     where = {"recipe": f" --runs {runs.name}", "search": f" --runs {runs.name}", "search-scaling": ""}.get(name, f" --model {model.name}")
     section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
+    if name == "recipe" and results.get("recipe", {}).get("chosen") == section.get("chosen"):
+        section["measured_after_training"] = results["recipe"].get("measured_after_training")  # same default: as fresh
     results[name] = section
     results_path.write_text(json.dumps(results, indent=2))
     (REPO / "BENCHMARKS.md").write_text(markdown(results))

@@ -18,11 +18,10 @@ def _stale(results: dict) -> list[str]:
     recipe = results.get("recipe")
     if not recipe or recipe.get("measured_after_training") is False:
         return []
-    return ["**Note.** The sections from \"Models\" to \"Streaming\" were measured by `make bench` with the "
-            "first default recipe (a 25.7k-parameter CNN with a gravity branch of all channels, 100 epochs), before "
-            f"the cross-validated recipe choices ({recipe['date']}, \"Recipe choice\" below) changed "
-            "configs/default.toml; \"The main job\" and the sections after it measure the current default, except "
-            "where they name another model. `make bench` remeasures everything with the current one.", ""]
+    return ["**Note.** The sections from \"Models\" to \"Streaming\" were measured by `make bench` with an "
+            f"earlier default recipe, before the cross-validated recipe choice ({recipe['date']}, \"Recipe choice\" "
+            "below) changed configs/default.toml; \"The main job\" and the sections after it measure the current "
+            "default, except where they name another model. `make bench` remeasures everything with the current one.", ""]
 
 
 def _header(results: dict) -> list[str]:

@@ -80,12 +80,18 @@ def test_recipes_scored_against_the_baseline_get_the_rules_verdict():
         return {"mean": {"macro_f1": f1, "worst_drop_points": drop},
                 "std": {"macro_f1": f1_sd, "worst_drop_points": drop_sd}}
 
-    results = {"baseline": "B", "chosen": "sturdier", "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
-                                             "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
-                                             "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1)}}
-    verdicts = dict(part.split(": ", 1) for part in _variants(results).removeprefix("Scored against the fourth: ")
+    results = {"baseline": "B", "chosen": "sturdier", "against_chosen": ["next", "better"],
+               "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
+                              "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
+                              "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1),
+                              "next": cv(0.91, 0.05, 0.6, 0.5), "better": cv(0.93, 0.05, 0.9, 0.5)}}
+    first, second = _variants(results).split(" Scored against the adopted recipe: ")
+    verdicts = dict(part.split(": ", 1) for part in first.removeprefix("Scored against the fourth: ")
                     .rstrip(".").split("; "))
     assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those scored against the baseline
+    later = dict(part.split(": ", 1) for part in second.rstrip(".").split("; "))
+    assert later["next"] == "lower macro-F1, not clearly sturdier"  # sturdier by less than the folds' spread
+    assert later["better"].endswith("(higher macro-F1), not adopted yet: its test seeds and a full `make bench` come first")
     assert verdicts["lower"].startswith("lower macro-F1, not clearly sturdier")
     assert verdicts["sturdier"].endswith("clearly less hurt by sensor errors): adopted")
     assert verdicts["higher"].endswith("(higher macro-F1), not adopted: another recipe was")
