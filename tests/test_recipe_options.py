@@ -77,3 +77,19 @@ def test_acc_gravity_branch_sees_three_channels_and_converts_to_int8():
     quantized = contract("rad/s").with_quantization(quantization_of(int8))
     agree = device_predictor(Classifier(int8, quantized), quantized)(x).argmax(1) == model.predict(x, verbose=0).argmax(1)
     assert agree.mean() > 0.9
+
+
+@pytest.mark.slow
+def test_a_bias_on_a_missing_sensor_is_refused_before_a_run_folder_exists(tmp_path, capsys):
+    from conftest import write
+
+    from har import main
+    for subject in ["a", "b", "c", "d"]:
+        rows = "".join(f"{i * 20},{i % 7},1,0.5,{'walk' if i < 100 else 'sit'}\n" for i in range(200))
+        write(tmp_path / "data" / f"{subject}.csv", "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],activity\n" + rows)
+    args = ["train", "--data", str(tmp_path / "data"), "--format", "csv", "--window", "20", "--stride", "10",
+            "--test-subjects", "d", "--validation-subjects", "c", "--epochs", "1", "--runs", str(tmp_path / "runs"),
+            "--name", "x", "--set", "train.augment_gyro_bias=0.1"]
+    assert main(args) == 2
+    assert "augment_gyro_bias = 0.1 adds a bias to gyro_x" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "x").exists()  # nothing left to block the corrected rerun

@@ -130,7 +130,7 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     trains many runs and prints one line per run instead)."""
     run = run_folder(runs, name)
     resolved = config.to_dict()
-    prepared, resuming = prepare_folder(run, resolved, overwrite, lambda: prepare(config.data))
+    prepared, resuming = prepare_folder(run, resolved, overwrite, lambda: _fitting(config, prepare(config.data)))
     atomic_write(run / "config.json", json.dumps(resolved, indent=2))
     atomic_write(run / "contract.json", prepared.contract.to_json())
     atomic_write(run / "data_summary.json", json.dumps(prepared.summary, indent=2))
@@ -156,6 +156,14 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
                  "final_model": config.train.final_model})
     shutil.rmtree(run / "backup", ignore_errors=True)
     return run
+
+
+def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
+    """Refuse, before a run folder exists, augmentation the data's channels cannot take (a sensor bias on a
+    sensor the data lacks): a refused recipe must not leave a folder that blocks the corrected rerun."""
+    for sensor in ("gyro", "acc"):
+        bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
+    return prepared
 
 
 def _compiled_model(config: RunConfig, prepared: Prepared) -> keras.Model:
