@@ -12,6 +12,7 @@ import numpy as np
 
 from train.data.dataset import Prepared
 from train.data.split import subject_key
+from train.robustness import triad
 
 DEFAULT_PAIR = ("SITTING", "STANDING")
 
@@ -32,13 +33,12 @@ def posture_angles(prepared: Prepared, pair: tuple[str, str] = DEFAULT_PAIR) -> 
     """Per split, each subject's angle in degrees between the mean gravity directions of the pair's two
     classes (subjects lacking either are left out), with the split's median and minimum."""
     contract = prepared.contract
-    names = [f"acc_{axis}" for axis in "xyz"]
-    if not all(n in contract.channels for n in names):
+    acc = triad(contract, "acc")
+    if not acc:
         raise ValueError(f"the data's channels are {contract.channels}; the posture angle needs acc_x, acc_y, acc_z")
     missing = [c for c in pair if c not in contract.class_names]
     if missing:
         raise ValueError(f"--pair: {', '.join(missing)} is not a class of this data ({', '.join(contract.class_names)})")
-    acc = [contract.channels.index(n) for n in names]
     first, second = (contract.class_names.index(c) for c in pair)
     std, mean = np.asarray(contract.norm_std, np.float32), np.asarray(contract.norm_mean, np.float32)
     out: dict = {"pair": list(pair), "splits": {}}
