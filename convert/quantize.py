@@ -30,7 +30,7 @@ def export_model(config: RunConfig, contract: Contract, trained: keras.Model, qa
     regression = contract.task == "regression"
     head = config.train.output_activation if regression else "softmax"
     n_outputs = 1 if regression else len(contract.class_names)
-    model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head, batch_size=1,
+    model = build_model(config.family, contract.window, contract.input_channels, n_outputs, config.model, head, batch_size=1,
                         channel_names=contract.channels)
     if qat:
         from train.qat import quantize_aware

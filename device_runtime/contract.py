@@ -22,6 +22,7 @@ CONTRACT_VERSION = 1
 TASKS = ("classification", "regression")
 QUANTIZATION_KEYS = ("input_scale", "input_zero_point", "output_scale", "output_zero_point")
 TARGET_KEYS = ("unit", "scale", "offset")
+FINE_MOTION_KEYS = ("channels", "scale", "limit")
 MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW, MAX_NAME = 64, 256, 100_000, 64
 
 
@@ -46,6 +47,9 @@ class Contract:
     # regression only: {"unit", "scale", "offset"}; the model outputs (value - offset) / scale. None: the
     # output is the value itself, unit unknown (contracts written before this field)
     target: dict | None = None
+    # extra model inputs after the channels' z-scores (preprocess.fine_motion): {"channels": names, "scale":
+    # raw units each, "limit": the clip}; None: none
+    fine_motion: dict | None = None
     version: int = CONTRACT_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -56,7 +60,20 @@ class Contract:
 
     def normalise(self, windows: np.ndarray) -> np.ndarray:
         """(..., window, channels) raw units -> z-scores, with the device runtime's own arithmetic."""
-        return preprocess.normalise(windows, self.norm_mean, self.norm_std)
+        z = preprocess.normalise(windows, self.norm_mean, self.norm_std)
+        if not self.fine_motion:
+            return z
+        fine = preprocess.fine_motion(windows, self.fine_motion_indices, self.fine_motion["scale"], self.fine_motion["limit"])
+        return np.concatenate([z, fine], axis=-1)
+
+    @property
+    def fine_motion_indices(self) -> list[int]:
+        return [self.channels.index(n) for n in self.fine_motion["channels"]] if self.fine_motion else []
+
+    @property
+    def input_channels(self) -> int:
+        """Values per sample in the model's input: the channels, then the fine-motion ones."""
+        return len(self.channels) + len(self.fine_motion_indices)
 
     def target_values(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs (dequantized) -> the target in its unit, with the firmware's float32 arithmetic."""
@@ -165,6 +182,23 @@ def _problems(c: Contract) -> list[str]:
         problems += _quantization_problems(c.quantization)
     if c.target is not None:
         problems += _target_problems(c.target, c.task)
+    if c.fine_motion is not None:
+        problems += _fine_motion_problems(c.fine_motion, c.channels if n else [])
+    return problems
+
+
+def _fine_motion_problems(f: object, channels: list[str]) -> list[str]:
+    if not isinstance(f, dict) or set(f) != set(FINE_MOTION_KEYS):
+        return [f"fine_motion must be null or an object with exactly {list(FINE_MOTION_KEYS)}"]
+    names, scale, limit = f["channels"], f["scale"], f["limit"]
+    if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names) or any(
+            not isinstance(v, str) or v not in channels for v in names):
+        return ["fine_motion.channels must list distinct names from channels"]
+    problems = []
+    if not isinstance(scale, list) or len(scale) != len(names) or not all(_is_number(v) and 1e-30 < v < 3.4e38 for v in scale):
+        problems.append(f"fine_motion.scale must be {len(names)} positive finite float32 numbers, one per fine-motion channel")
+    if not _is_number(limit) or not 0 < limit <= 1e6:
+        problems.append("fine_motion.limit must be a number in (0, 1000000]")
     return problems
 
 

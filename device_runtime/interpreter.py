@@ -112,11 +112,11 @@ class Classifier:
     def _check_tensors(self, source: str) -> None:
         """The tensors must be what the contract describes; else the model and its settings disagree."""
         c, q = self.contract, self.quantization
-        expected = (c.window, len(c.channels))
+        expected = (c.window, c.input_channels)
         if tuple(self.input["shape"][-2:]) != expected or self.input["shape"][0] != 1:
             raise ModelError(
                 f"{source}: the model's input is {list(self.input['shape'])} but its contract says "
-                f"{expected[0]} samples x {expected[1]} channels; the model and its settings do not match"
+                f"{expected[0]} samples x {expected[1]} values; the model and its settings do not match"
             )
         if list(self.output["shape"]) != [1, len(c.class_names)]:
             raise ModelError(f"{source}: the model's output is {list(self.output['shape'])} for {len(c.class_names)} classes")
@@ -132,7 +132,7 @@ class Classifier:
 
     def model_input(self, raw_window: np.ndarray) -> np.ndarray:
         """Raw window -> the exact tensor the model takes (normalised, then int8-quantized if int8)."""
-        z = preprocess.normalise(raw_window, self.contract.norm_mean, self.contract.norm_std)
+        z = self.contract.normalise(raw_window)
         if self.quantization:
             return preprocess.quantize(z, self.quantization["input_scale"], self.quantization["input_zero_point"])
         return z

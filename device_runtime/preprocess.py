@@ -15,6 +15,19 @@ def normalise(windows: np.ndarray, mean: list[float], std: list[float]) -> np.nd
     return ((np.asarray(windows, dtype=np.float32) - m) / s).astype(np.float32)
 
 
+def fine_motion(windows: np.ndarray, channels: list[int], scale: list[float], limit: float) -> np.ndarray:
+    """(..., T, C) raw units -> (..., T, len(channels)): each listed channel minus its window mean, divided by
+    its scale and clipped to +-limit. A still posture's small motion (standing sways, sitting hardly does) is
+    far below one int8 step of a z-score; amplified here it reaches the model, and without the window mean a
+    gyro's bias does not. The mean is a float64 sum, oldest sample first, divided by T, rounded to float32,
+    as the generated C computes it."""
+    x = np.asarray(windows, dtype=np.float32)[..., channels]
+    total = np.cumsum(x.astype(np.float64), axis=-2)[..., -1:, :]  # sequential, unlike np.sum's pairwise
+    mean = (total / x.shape[-2]).astype(np.float32)
+    out = ((x - mean) / np.asarray(scale, dtype=np.float32)).astype(np.float32)
+    return np.clip(out, np.float32(-limit), np.float32(limit)).astype(np.float32)
+
+
 def quantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """float32 -> int8 as the generated C does it: v / scale, rounded half away from zero, plus zero point."""
     scaled = np.asarray(values, dtype=np.float32) / np.float32(scale)

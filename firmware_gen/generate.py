@@ -105,11 +105,23 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         "units": c_initializer([c_string(u, "unit") for u in contract.units]),
         "mean": c_initializer([c_float(v, "norm_mean") for v in contract.norm_mean][:channels]),
         "std": c_initializer([c_float(v, "norm_std", positive=True) for v in contract.norm_std][:channels]),
+        **fine_motion_values(contract),
         "input_scale": c_float(q.get("input_scale"), "input_scale", positive=True),
         "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),
         "output_scale": c_float(q.get("output_scale"), "output_scale", positive=True),
         "output_zero_point": c_int(q.get("output_zero_point"), "output_zero_point", -128, 127),
     } | (target_values(contract) if regression else {"regression": False})
+
+
+def fine_motion_values(contract: Contract) -> dict:
+    """The fine-motion inputs as C tokens: which channels, their scales and the clip (none: num_fine 0)."""
+    fine = contract.fine_motion
+    if not fine:
+        return {"fine": False, "num_fine": c_int(0, "number of fine-motion inputs")}
+    return {"fine": True, "num_fine": c_int(len(fine["channels"]), "number of fine-motion inputs", 1, 64),
+            "fine_channels": c_initializer([c_int(i, "fine-motion channel", 0, 63) for i in contract.fine_motion_indices]),
+            "fine_scale": c_initializer([c_float(v, "fine_motion.scale", positive=True) for v in fine["scale"]]),
+            "fine_limit": c_float(fine["limit"], "fine_motion.limit", positive=True)}
 
 
 def target_values(contract: Contract) -> dict:
@@ -143,7 +155,7 @@ def template_values(model_path: Path, contract: Contract, model: bytes, ops: lis
 
 
 def measure_arena(model_path: Path, contract: Contract) -> int:
-    probe_input = np.zeros((1, contract.window, len(contract.channels)), np.int8)
+    probe_input = np.zeros((1, contract.window, contract.input_channels), np.int8)
     _, measured, why = run_tflm(model_path, probe_input, 1 << 20)
     if measured is None:
         raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")

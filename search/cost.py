@@ -33,7 +33,7 @@ def measure_cost(config: RunConfig, prepared: Prepared, instructions: bool, qat:
     of the quantization-aware model (per-channel weight scales: a little larger). Flash is the file as
     `har convert` ships it, the contract with the data it was tested on included."""
     contract = prepared.contract
-    model = build_model(config.family, contract.window, len(contract.channels), len(contract.class_names),
+    model = build_model(config.family, contract.window, contract.input_channels, len(contract.class_names),
                         config.model, batch_size=1, channel_names=contract.channels)
     calibration = representative_windows(prepared.splits["train"], CALIBRATION_WINDOWS)
     if qat:

@@ -9,6 +9,9 @@ from device_runtime.contract import Contract, ContractError
 Q = {"input_scale": 0.1, "input_zero_point": -3, "output_scale": 0.00390625, "output_zero_point": -128}
 
 
+FINE = {"channels": ["y"], "scale": [0.5], "limit": 2.0}
+
+
 def values(**changes):
     base = dict(
         sample_rate_hz=50.0, channels=["x", "y"], units=["g", "g"], window=4, stride=2,
@@ -22,6 +25,14 @@ def test_round_trip_and_normalise():
     assert Contract.from_json(c.to_json()) == c
     np.testing.assert_array_equal(c.normalise(np.array([[3.0, 2.0]])), [[1.0, 0.0]])
     assert c.with_quantization(None).quantization is None and c.quantization == Q
+
+
+def test_fine_motion_inputs_follow_the_channels():
+    """Each fine-motion channel minus its window mean (here 3), over its scale, clipped at the limit."""
+    c = Contract(**values(fine_motion=FINE))
+    window = np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 3.5], [1.0, 3.5]])  # y's mean: 3.0
+    np.testing.assert_array_equal(c.normalise(window), [[0, 0, -2], [0, 0.25, 0], [0, 0.375, 1], [0, 0.375, 1]])
+    assert c.input_channels == 3 and Contract.from_json(c.to_json()) == c
 
 
 @pytest.mark.parametrize(
@@ -47,6 +58,13 @@ def test_round_trip_and_normalise():
         ({"quantization": {"input_scale": 0.1}}, "quantization must be null or an object"),
         ({"quantization": Q | {"input_zero_point": 300}}, "input_zero_point must be a whole number"),
         ({"quantization": Q | {"output_scale": -1.0}}, "output_scale must be a positive"),
+        ({"fine_motion": {"channels": ["x"], "scale": [1.0]}}, "fine_motion must be null or an object"),
+        ({"fine_motion": FINE | {"channels": ["z"]}}, "fine_motion.channels must list distinct names"),
+        ({"fine_motion": FINE | {"channels": ["y", "y"], "scale": [1.0, 1.0]}}, "fine_motion.channels must list"),
+        ({"fine_motion": FINE | {"scale": [0.0]}}, "fine_motion.scale must be 1 positive"),
+        ({"fine_motion": FINE | {"scale": [1.0, 2.0]}}, "fine_motion.scale must be 1 positive"),
+        ({"fine_motion": FINE | {"limit": float("inf")}}, "fine_motion.limit must be a number"),
+        ({"fine_motion": FINE | {"limit": "8); evil("}}, "fine_motion.limit must be a number"),
     ],
 )
 def test_invalid_contracts_are_refused(changes, message):

@@ -66,6 +66,21 @@ def test_normalisation_is_fitted_on_training_windows_only(hapt_prepared):
     assert np.abs(test.mean(axis=0)).max() > 1e-2  # other subjects, other statistics
 
 
+def test_fine_motion_is_fitted_on_training_windows_and_named_by_sensor(hapt_loaded, hapt_prepared):
+    prepared = prepare(DataConfig(fine_motion=["gyro"]), loaded=hapt_loaded)
+    fine, plain = prepared.contract.fine_motion, hapt_prepared.contract
+    assert fine["channels"] == ["gyro_x", "gyro_y", "gyro_z"] and fine["limit"] == 8.0
+    raw = hapt_prepared.splits["train"].x[:, :, 3:] * np.float32(plain.norm_std[3:]) + np.float32(plain.norm_mean[3:])
+    np.testing.assert_allclose(fine["scale"], np.percentile(raw.std(axis=1), 25, axis=0), rtol=1e-4)
+    assert 0.005 < min(fine["scale"]) and max(fine["scale"]) < 0.02  # rad/s: a still window's sway
+    train = prepared.splits["train"]
+    np.testing.assert_array_equal(train.x[:, :, :6], hapt_prepared.splits["train"].x)  # the channels as before
+    sitting, walking = (np.abs(train.x[train.y == k][:, :, 6:]).mean() for k in (3, 0))
+    assert sitting < 2 and walking > 6  # still windows spread over the int8 range, walking at the clip
+    with pytest.raises(ValueError, match="fine_motion: 'magnet' is neither a channel nor a sensor prefix"):
+        prepare(DataConfig(fine_motion=["magnet"]), loaded=hapt_loaded)
+
+
 def test_transitions_on_request(hapt_loaded):
     config = DataConfig(classes=["SIT_TO_STAND", "STAND_TO_SIT", "WALKING"], window=64, stride=32)
     prepared = prepare(config, loaded=hapt_loaded)

@@ -51,19 +51,31 @@ def test_model_data_compiles_strictly_and_reproduces_the_tflite(firmware, tiny_m
     assert sh(["./dump"], firmware) == tiny_model.read_bytes()
 
 
-def test_stream_c_and_settings_quantize_real_samples_bit_exactly(firmware, tiny_model, hapt_loaded):
-    """har_stream.c, fed raw HAPT samples, holds exactly the int8 window the Python pipeline makes."""
-    contract = contract_from_model(tiny_model.read_bytes())
+@pytest.fixture(scope="module")
+def fine_firmware(tiny_fine_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fine_firmware")
+    generate(tiny_fine_model, out)
+    return out
+
+
+@pytest.mark.parametrize("fine", [False, True], ids=["channels", "fine-motion"])
+def test_stream_c_and_settings_quantize_real_samples_bit_exactly(fine, request, hapt_loaded):
+    """har_stream.c, fed raw HAPT samples, holds exactly the int8 window the Python pipeline makes (with
+    fine motion: its window means, scales and clip too)."""
+    firmware = request.getfixturevalue("fine_firmware" if fine else "firmware")
+    model = request.getfixturevalue("tiny_fine_model" if fine else "tiny_model")
+    contract = contract_from_model(model.read_bytes())
+    assert contract.input_channels == (9 if fine else 6)
     q = contract.quantization
     raw = hapt_loaded[0][0].samples[1000 : 1000 + contract.window + 5 * contract.stride].astype(np.float32)
     (firmware / "samples.txt").write_text("\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n")
     (firmware / "windows.c").write_text(
         '#include <stdio.h>\n#include "har_stream.h"\n'
-        "int main(void) {\n  static har_stream_t s;\n  float x[HAR_NUM_CHANNELS];\n  int8_t w[HAR_WINDOW * HAR_NUM_CHANNELS];\n"
+        "int main(void) {\n  static har_stream_t s;\n  float x[HAR_NUM_CHANNELS];\n  int8_t w[HAR_WINDOW * HAR_NUM_INPUTS];\n"
         "  int c, i;\n  har_stream_restart(&s);\n"
         "  for (;;) {\n    for (c = 0; c < HAR_NUM_CHANNELS; c++) if (scanf(\"%f\", &x[c]) != 1) return 0;\n"
         "    if (har_stream_push(&s, x)) {\n      har_stream_window(&s, w);\n"
-        "      for (i = 0; i < HAR_WINDOW * HAR_NUM_CHANNELS; i++) printf(\"%d\\n\", w[i]);\n    }\n  }\n}\n"
+        "      for (i = 0; i < HAR_WINDOW * HAR_NUM_INPUTS; i++) printf(\"%d\\n\", w[i]);\n    }\n  }\n}\n"
     )
     sh(STRICT_C + ["windows.c", "har_stream.c", "-o", "windows", "-lm"], firmware)
     with open(firmware / "samples.txt", "rb") as stdin:

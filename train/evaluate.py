@@ -31,7 +31,8 @@ def prepare_raw(data: DataConfig, contract: Contract) -> tuple[Prepared, dict[st
     read, then normalised with the contract's own arithmetic: the normalised windows are bit for bit those
     of `prepare(data, contract)`, and no inverse normalisation rounds the raw ones."""
     channels = len(contract.channels)
-    prepared = prepare(data, dataclasses.replace(contract, norm_mean=[0.0] * channels, norm_std=[1.0] * channels))
+    prepared = prepare(data, dataclasses.replace(contract, norm_mean=[0.0] * channels, norm_std=[1.0] * channels,
+                                                    fine_motion=None))
     raw = {name: split.x for name, split in prepared.splits.items()}
     for split in prepared.splits.values():
         split.x = contract.normalise(split.x)

@@ -171,7 +171,7 @@ def _compiled_model(config: RunConfig, prepared: Prepared) -> keras.Model:
     regression = contract.task == "regression"
     n_outputs = 1 if regression else len(contract.class_names)
     head = config.train.output_activation if regression else "softmax"
-    model = build_model(config.family, contract.window, len(contract.channels), n_outputs, config.model, head,
+    model = build_model(config.family, contract.window, contract.input_channels, n_outputs, config.model, head,
                         channel_names=contract.channels, target=contract.target)
     steps = int(np.ceil(len(prepared.splits["train"]) / config.train.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.train.learning_rate, config.train.epochs * steps)

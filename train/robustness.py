@@ -50,7 +50,7 @@ def bias_scale(contract: Contract, sensor: str, size: float) -> np.ndarray:
     if size and not channels:
         raise ValueError(f"train.augment_{sensor}_bias = {size:g} adds a bias to {sensor}_x, {sensor}_y and {sensor}_z, "
                          f"and the data's channels are {contract.channels}; set it to 0")
-    scale = np.zeros(len(contract.channels), np.float32)
+    scale = np.zeros(contract.input_channels, np.float32)  # never on the fine-motion inputs: no window mean
     for c in channels:
         scale[c] = size * per_unit(contract, c) / contract.norm_std[c]
     return scale

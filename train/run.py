@@ -166,7 +166,7 @@ def load(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, obj
     """(config, contract, Keras model) of a finished run, checked as `check` does."""
     config, contract, path = check(run, checkpoint)
     model = load_keras(path)
-    expected = (contract.window, len(contract.channels))
+    expected = (contract.window, contract.input_channels)
     if tuple(model.input_shape[1:]) != expected:
         raise RunError(f"{path}: takes {list(model.input_shape[1:])}, contract.json says {list(expected)}; "
                        "the model and its contract do not belong together (retrain the run)")

@@ -27,6 +27,10 @@ FORMATS = {"hapt": load_hapt, "csv": load_csv_folder, "wisdm": load_wisdm, "pama
 
 SCALINGS = ("std", "range")
 RANGE_QUANTILE, RANGE_LEVEL = 99.9, 3.0  # "range": a channel's 99.9th percentile of |value - mean| maps to 3.0
+# fine motion: a channel's scale is the 25th percentile of the training windows' own standard deviations (a
+# still window's typical size, in the channel's unit), and its values are clipped at 8 of those, about the
+# reach of the z-scores, so the fine channels never set the shared int8 input scale
+FINE_QUANTILE, FINE_LIMIT = 25.0, 8.0
 
 
 @dataclass
@@ -51,6 +55,8 @@ class DataConfig:
     target_column: str | None = None  # CSV only: numeric column for regression
     target: str | None = None  # a target derived from the recordings (train/data/targets.py): "cadence"
     scaling: str = "std"  # per-channel divisor: "std" (z-scores) or "range" (every channel's tail at the same level)
+    fine_motion: list[str] = field(default_factory=list)  # channels or sensor prefixes ("gyro") also given to the
+    # model as small motion: minus the window mean, amplified (device_runtime/preprocess.py fine_motion)
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
@@ -127,6 +133,7 @@ def prepare(
     assignment = split_subjects(list(windows.subjects), config, {r.subject for r in recordings})
     splits = {name: windows.select(np.isin(windows.subjects, subjects)) for name, subjects in assignment.items()}
     mean, std = _normalisation(splits["train"], recordings[0].channels, config)
+    fine = _fine_motion(splits["train"], list(recordings[0].channels), config)
     fitted = Contract(
         sample_rate_hz=rate,
         channels=list(recordings[0].channels),
@@ -141,6 +148,7 @@ def prepare(
         task="regression" if regression else "classification",
         target=target_normalisation(splits["train"].y, TARGETS[config.target].unit if config.target else "",
                                     centred=config.target is not None) if regression else None,
+        fine_motion=fine,
     )
     if contract is None:
         contract = fitted
@@ -171,6 +179,28 @@ def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:
     problem = unit_mismatch(dict(zip(fitted.channels, fitted.units)), contract.channels, contract.units)
     if problem:
         raise DataError(source, problem)
+
+
+def fine_motion_channels(names: list[str], channels: list[str]) -> list[str]:
+    """[data] fine_motion's entries (a channel, or a sensor prefix such as "gyro") as channel names."""
+    picked: list[str] = []
+    for name in names:
+        matches = [c for c in channels if c == name or c.startswith(f"{name}_")]
+        if not matches:
+            raise ValueError(f"[data] fine_motion: '{name}' is neither a channel nor a sensor prefix of {channels}")
+        picked += [c for c in matches if c not in picked]
+    return picked
+
+
+def _fine_motion(train: Windows, channels: list[str], config: DataConfig) -> dict | None:
+    """The fine-motion part of the contract, fitted on the training windows (None when not asked)."""
+    if not config.fine_motion:
+        return None
+    names = fine_motion_channels(config.fine_motion, channels)
+    spread = train.x[:, :, [channels.index(n) for n in names]].astype(np.float64).std(axis=1)
+    scale = np.percentile(spread, FINE_QUANTILE, axis=0)
+    scale = np.maximum(scale, np.maximum(spread.mean(axis=0) * 1e-2, 1e-12))  # windows mostly flat
+    return {"channels": names, "scale": [float(np.float32(v)) for v in scale], "limit": FINE_LIMIT}
 
 
 def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig) -> tuple[np.ndarray, np.ndarray]:

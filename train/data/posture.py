@@ -43,7 +43,7 @@ def posture_angles(prepared: Prepared, pair: tuple[str, str] = DEFAULT_PAIR) -> 
     std, mean = np.asarray(contract.norm_std, np.float32), np.asarray(contract.norm_mean, np.float32)
     out: dict = {"pair": list(pair), "splits": {}}
     for name, split in prepared.splits.items():
-        raw = split.x * std + mean
+        raw = split.x[:, :, : len(std)] * std + mean
         angles = {}
         for subject in sorted(set(split.subjects.tolist()), key=subject_key):
             mine = split.subjects == subject
