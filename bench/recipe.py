@@ -13,34 +13,41 @@ import statistics
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# name -> (label, options over the built-in defaults, which are the previous default recipe). BASELINE was the
-# default when the later candidates were scored, except those in AGAINST_CHOSEN; CHOSEN, one of them, replaced
-# it by the rules and is what configs/default.toml holds now, trained over seeds.
+# name -> (label, options over the built-in defaults, which are the previous default recipe). Each candidate
+# pins what configs/default.toml has changed since it was scored, so its finished runs are reused.
 DEFAULT = ["--config", str(REPO / "configs" / "default.toml")]
+PLAIN = ["--set", "data.fine_motion=[]"]  # the recipes before fine motion
+FINE = ["--set", 'data.fine_motion=["gyro"]']
 CANDIDATES = {
     "default": ("first default (gravity branch of all channels)", []),
     "acc-gravity-gyrobias": ("accelerometer-only gravity branch, gyro-bias augmentation 0.1 rad/s",
                              ["--set", "model.gravity_channels=acc", "--set", "train.augment_gyro_bias=0.1"]),
     "search-trial21": ("har search trial 21: separable CNN 16-24-36, kernel 3, average pooling, no gravity branch, "
                        "gyro-bias augmentation 0.1 rad/s, 15 epochs",
-                       [*DEFAULT, "--set", "train.augment_gyro_bias=0.1", "--set", "train.epochs=15"]),
-    "search-trial21-bias03": ("the same with gyro-bias augmentation 0.3 rad/s", [*DEFAULT, "--set", "train.epochs=15"]),
+                       [*DEFAULT, *PLAIN, "--set", "train.augment_gyro_bias=0.1", "--set", "train.epochs=15"]),
+    "search-trial21-bias03": ("the same with gyro-bias augmentation 0.3 rad/s",
+                              [*DEFAULT, *PLAIN, "--set", "train.epochs=15"]),
     "default-acc-gravity": ("the fourth with an accelerometer-only gravity branch",
-                            [*DEFAULT, "--set", "train.epochs=15", "--set", "model.gravity_branch=true"]),
+                            [*DEFAULT, *PLAIN, "--set", "train.epochs=15", "--set", "model.gravity_branch=true"]),
     "default-range-scaling": ("the fourth with range scaling (every channel's 99.9th percentile at 3)",
-                              [*DEFAULT, "--set", "train.epochs=15", "--set", "data.scaling=range"]),
+                              [*DEFAULT, *PLAIN, "--set", "train.epochs=15", "--set", "data.scaling=range"]),
     "default-no-noise": ("the fourth without noise augmentation",
-                         [*DEFAULT, "--set", "train.epochs=15", "--set", "train.augment_noise=0"]),
-    "default-30-epochs": ("the fourth trained 30 epochs", [*DEFAULT, "--set", "train.epochs=30"]),
+                         [*DEFAULT, *PLAIN, "--set", "train.epochs=15", "--set", "train.augment_noise=0"]),
+    "default-30-epochs": ("the fourth trained 30 epochs", [*DEFAULT, *PLAIN, "--set", "train.epochs=30"]),
     "default-wide": ("the fourth trained 30 epochs, filters 32-48-72 (outside the search's budget)",
-                     [*DEFAULT, "--set", "train.epochs=30", "--set", "model.filters=[32,48,72]"]),
+                     [*DEFAULT, *PLAIN, "--set", "train.epochs=30", "--set", "model.filters=[32,48,72]"]),
     "default-kernel5": ("the fourth trained 30 epochs, kernels of 5",
-                        [*DEFAULT, "--set", "train.epochs=30", "--set", "model.kernels=[5,5,5]"]),
-    "default-acc-bias": ("the adopted recipe with accelerometer-bias augmentation 0.05 g",
-                         [*DEFAULT, "--set", "train.epochs=30", "--set", "train.augment_acc_bias=0.05"]),
+                        [*DEFAULT, *PLAIN, "--set", "train.epochs=30", "--set", "model.kernels=[5,5,5]"]),
+    "default-acc-bias": ("the 30-epoch recipe with accelerometer-bias augmentation 0.05 g",
+                         [*DEFAULT, *PLAIN, "--set", "train.epochs=30", "--set", "train.augment_acc_bias=0.05"]),
+    "default-fine-motion": ("the 30-epoch recipe with the gyro's fine motion as 3 more inputs",
+                            [*DEFAULT, *FINE, "--set", "train.epochs=30"]),
 }
-BASELINE, CHOSEN = "search-trial21-bias03", "default-30-epochs"
-AGAINST_CHOSEN = ("default-acc-bias",)
+# Each round: its name, the default of its time, and the candidates scored against that default.
+ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "default-range-scaling", "default-no-noise",
+                                                   "default-30-epochs", "default-wide", "default-kernel5")),
+          ("the 30-epoch recipe", "default-30-epochs", ("default-acc-bias", "default-fine-motion")))
+CHOSEN = "default-fine-motion"
 FOLDS, SEEDS = 3, 3
 
 
@@ -56,7 +63,9 @@ def measure(runs: str | Path) -> dict:
     from har import main as har
 
     runs = Path(runs).resolve()
-    out: dict = {"folds": FOLDS, "seeds": SEEDS, "candidates": {}, "final": [], "against_chosen": []}
+    out: dict = {"folds": FOLDS, "seeds": SEEDS, "candidates": {}, "final": [],
+                 "rounds": [{"name": name, "against": CANDIDATES[against][0], "scored": [CANDIDATES[c][0] for c in scored]}
+                            for name, against, scored in ROUNDS]}
     for name, (label, extra) in CANDIDATES.items():
         final = ["--final", "--seeds", str(SEEDS)] if name == CHOSEN else []
         command = _tune(runs, name, extra + final)
@@ -65,10 +74,6 @@ def measure(runs: str | Path) -> dict:
         cv = json.loads((runs / f"tune-{name}" / "cv.json").read_text())
         shown = " ".join("RUNS" if a == str(runs) else a.replace(f"{REPO}/", "") for a in command)
         out["candidates"][label] = {"command": f"har {shown}", "mean": cv["mean"], "std": cv["std"]}
-        if name == BASELINE:
-            out["baseline"] = label
-        if name in AGAINST_CHOSEN:
-            out["against_chosen"].append(label)
         if final:
             out["chosen"] = label
             for seed in range(SEEDS):
@@ -133,22 +138,19 @@ def markdown(results: dict) -> str:
 
 
 def _variants(results: dict) -> str:
-    """The rules applied, from the figures themselves, to each recipe scored against the default of its time:
-    the baseline, or (those in "against_chosen") the recipe that replaced it. "Clearly less sensitive": a mean
-    worst sensor-error drop lower by more than the larger of the two folds' spreads."""
-    labels, later = list(results["candidates"]), results.get("against_chosen", [])
-    rounds = {"the fourth": (results["baseline"], [label for label in labels[labels.index(results["baseline"]) + 1:]
-                                                   if label not in later]),
-              "the adopted recipe": (results["chosen"], later)}
+    """The rules applied, from the figures themselves, to each recipe scored against the default of its time
+    (results["rounds"]). "Clearly less sensitive": a mean worst sensor-error drop lower by more than the larger
+    of the two folds' spreads."""
+    replaced = {r["against"] for r in results["rounds"]}
     sentences = []
-    for name, (against, scored) in rounds.items():
-        verdicts = [f"{label}: {_verdict(results, against, label)}" for label in scored]
+    for r in results["rounds"]:
+        verdicts = [f"{label}: {_verdict(results, r['against'], label, replaced)}" for label in r["scored"]]
         if verdicts:
-            sentences.append(f"Scored against {name}: " + "; ".join(verdicts) + ".")
+            sentences.append(f"Scored against {r['name']}: " + "; ".join(verdicts) + ".")
     return " ".join(sentences)
 
 
-def _verdict(results: dict, against: str, label: str) -> str:
+def _verdict(results: dict, against: str, label: str, replaced: set[str]) -> str:
     base, m, s = (results["candidates"][against], results["candidates"][label]["mean"],
                   results["candidates"][label]["std"])
     f1, spread, drop = round(base["mean"]["macro_f1"], 4), base["std"]["macro_f1"], base["mean"]["worst_drop_points"]
@@ -158,6 +160,8 @@ def _verdict(results: dict, against: str, label: str) -> str:
     why = "higher macro-F1" if round(m["macro_f1"], 4) > f1 else "within the spread, clearly less hurt by sensor errors"
     if label == results["chosen"]:
         return f"qualifies under the rules ({why}): adopted"
+    if label in replaced:
+        return f"qualifies under the rules ({why}): adopted, and replaced since by the next round's"
     if against == results["chosen"]:
         return f"qualifies under the rules ({why}), not adopted yet: its test seeds and a full `make bench` come first"
     return f"qualifies under the rules ({why}), not adopted: another recipe was"

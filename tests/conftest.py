@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_HAPT = REPO.parent / "shared" / "datasets" / "uci-hapt"
 TINY_MODEL = REPO / "tests" / "fixtures" / "tiny_int8.tflite"  # made by tests/fixtures/make_tiny_model.py
+TINY_FINE_MODEL = REPO / "tests" / "fixtures" / "tiny_fine_int8.tflite"  # the same, with the gyro's fine motion
 sys.path.insert(0, str(REPO))
 
 
@@ -58,6 +59,14 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_fine_model(tmp_path_factory) -> Path:
+    """tiny_model's twin that also takes the gyro's fine motion: 9 inputs per sample from 6 channels."""
+    path = tmp_path_factory.mktemp("tiny_fine") / "model.tflite"
+    shutil.copyfile(TINY_FINE_MODEL, path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def hapt_loaded():
     """The embedded HAPT recordings, parsed once per session: (recordings, load report)."""
     from train.data.hapt import EMBEDDED_HAPT, load_hapt
@@ -75,10 +84,11 @@ def hapt_prepared(hapt_loaded):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """The one short real training of the default CNN (2 epochs) that the slow tests share."""
+    """The one short real training of the default CNN (2 epochs) that the slow tests share, with the fine
+    motion of configs/default.toml, so the Pi runtime and firmware tests run what ships."""
     from train.fit import RunConfig, train_run
 
-    config = {"train": {"epochs": 2, "warmup_epochs": 0}}
+    config = {"data": {"fine_motion": ["gyro"]}, "train": {"epochs": 2, "warmup_epochs": 0}}
     return train_run(RunConfig.from_dict(config), "cnn", tmp_path_factory.mktemp("trained") / "runs")
 
 

@@ -72,27 +72,29 @@ def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
     assert "regression recipe" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
-def test_recipes_scored_against_the_baseline_get_the_rules_verdict():
-    """BENCHMARKS' sentence about later variants follows their figures, not a sentence typed once."""
+def test_recipes_scored_against_the_default_of_their_time_get_the_rules_verdict():
+    """BENCHMARKS' sentence about each round of variants follows their figures, not a sentence typed once."""
     from bench.recipe import _variants
 
     def cv(f1, f1_sd, drop, drop_sd):
         return {"mean": {"macro_f1": f1, "worst_drop_points": drop},
                 "std": {"macro_f1": f1_sd, "worst_drop_points": drop_sd}}
 
-    results = {"baseline": "B", "chosen": "sturdier", "against_chosen": ["next", "better"],
+    results = {"chosen": "best",
+               "rounds": [{"name": "the fourth", "against": "B", "scored": ["lower", "sturdier", "higher", "far"]},
+                          {"name": "the second", "against": "sturdier", "scored": ["next", "best"]}],
                "candidates": {"A": cv(0.99, 0.0, 0.0, 0.0), "B": cv(0.93, 0.03, 1.6, 0.1),
                               "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
                               "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1),
-                              "next": cv(0.91, 0.05, 0.6, 0.5), "better": cv(0.93, 0.05, 0.9, 0.5)}}
-    first, second = _variants(results).split(" Scored against the adopted recipe: ")
+                              "next": cv(0.91, 0.05, 0.6, 0.5), "best": cv(0.95, 0.04, 1.0, 0.1)}}
+    first, second = _variants(results).split(" Scored against the second: ")
     verdicts = dict(part.split(": ", 1) for part in first.removeprefix("Scored against the fourth: ")
                     .rstrip(".").split("; "))
-    assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those scored against the baseline
+    assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those of the first round
     later = dict(part.split(": ", 1) for part in second.rstrip(".").split("; "))
     assert later["next"] == "lower macro-F1, not clearly sturdier"  # sturdier by less than the folds' spread
-    assert later["better"].endswith("(higher macro-F1), not adopted yet: its test seeds and a full `make bench` come first")
+    assert later["best"] == "qualifies under the rules (higher macro-F1): adopted"
     assert verdicts["lower"].startswith("lower macro-F1, not clearly sturdier")
-    assert verdicts["sturdier"].endswith("clearly less hurt by sensor errors): adopted")
+    assert verdicts["sturdier"].endswith("clearly less hurt by sensor errors): adopted, and replaced since by the next round's")
     assert verdicts["higher"].endswith("(higher macro-F1), not adopted: another recipe was")
     assert verdicts["far"].startswith("lower macro-F1")  # sturdier, but outside the spread

@@ -48,6 +48,9 @@ def _spread_row(mean: dict, std: dict) -> list[str]:
     return [f"{_cell(mean[n], p)} ± {_cell(std[n], p).lstrip('+')}" if n in mean else "n/a" for n, _, p in SHOWN]
 
 
+RECIPE_DATA_KEYS = ("window", "stride", "min_purity", "scaling", "fine_motion")
+
+
 def progress_line(label: str, result: dict, how: str) -> str:
     """One line per fold or seed for stderr."""
     shown = ", ".join(f"{title} {cell}" for (_, title, _), cell in zip(SHOWN, _row(figures(result))))
@@ -55,7 +58,11 @@ def progress_line(label: str, result: dict, how: str) -> str:
 
 
 def _recipe_lines(recipe: dict) -> list[str]:
-    return [f"Recipe: `[model] {json.dumps(recipe['model'])}`, `[train] {json.dumps(recipe['train'])}`.", ""]
+    """The recipe's [model] and [train], and the [data] choices a recipe may make (not where the data is nor
+    which subjects each fold holds out)."""
+    data = {k: v for k, v in recipe.get("data", {}).items() if k in RECIPE_DATA_KEYS}
+    return [f"Recipe: `[data] {json.dumps(data)}`, `[model] {json.dumps(recipe['model'])}`, "
+            f"`[train] {json.dumps(recipe['train'])}`.", ""]
 
 
 def cv_markdown(report: dict) -> str:
