@@ -77,6 +77,9 @@ def test_fine_motion_is_fitted_on_training_windows_and_named_by_sensor(hapt_load
     np.testing.assert_array_equal(train.x[:, :, :6], hapt_prepared.splits["train"].x)  # the channels as before
     sitting, walking = (np.abs(train.x[train.y == k][:, :, 6:]).mean() for k in (3, 0))
     assert sitting < 2 and walking > 6  # still windows spread over the int8 range, walking at the clip
+    from train.data.summary import format_summary
+    assert "fine motion (model inputs after the channels, clipped at 8 of each scale): gyro_x scale 0.011 rad/s, " \
+           "gyro_y scale 0.0138 rad/s" in format_summary(prepared.summary)
     with pytest.raises(ValueError, match="fine_motion: 'magnet' is neither a channel nor a sensor prefix"):
         prepare(DataConfig(fine_motion=["magnet"]), loaded=hapt_loaded)
 

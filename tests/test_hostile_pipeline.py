@@ -175,6 +175,8 @@ def test_garbage_config_json(har, tmp_path, config, message):
     ({"norm_std": [0.0] * 6}, "norm_std"),
     ({"window": "128"}, "window"),
     ({"version": 99}, "version"),
+    ({"fine_motion": {"channels": ["gyro_x); system(\"rm -rf /\""], "scale": [1.0], "limit": 8.0}}, "fine_motion.channels"),
+    ({"fine_motion": {"channels": ["gyro_x"], "scale": [-1.0], "limit": 8.0}}, "fine_motion.scale"),
 ])
 def test_garbage_contract_json(har, tmp_path, change, message):
     contract = json.loads(contract_from_model(TINY_MODEL.read_bytes()).to_json()) | change

@@ -39,6 +39,7 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
         "window_seconds": round(contract.window / contract.sample_rate_hz, 4),
         "stride_seconds": round(contract.stride / contract.sample_rate_hz, 4),
         "units": dict(zip(contract.channels, contract.units)),  # channel -> unit ("": none given)
+        "fine_motion": contract.fine_motion,  # extra model inputs, fitted on the training windows (None: none)
         "windows_dropped": dict(drops),
         "splits": per_split,
         "config": asdict(config),
@@ -55,6 +56,11 @@ def format_summary(summary: dict) -> str:
         f"stride {summary['stride']} samples ({summary['stride_seconds']:g} s)",
         "channels: " + ", ".join(f"{c} [{u}]" if u else c for c, u in summary["units"].items()),
     ]
+    fine = summary.get("fine_motion")
+    if fine:
+        units = summary["units"]
+        out.append(f"fine motion (model inputs after the channels, clipped at {fine['limit']:g} of each scale): " + ", ".join(
+            f"{c} scale {s:.3g}{' ' + units[c] if units.get(c) else ''}" for c, s in zip(fine["channels"], fine["scale"])))
     if not all(summary["units"].values()):
         out.append("  (no unit given for some channels: declare them, e.g. --units acc=g,gyro=rad/s, so the "
                    "model says what to feed it)")
