@@ -88,7 +88,7 @@ def trained_run(tmp_path_factory) -> Path:
     motion of configs/default.toml, so the Pi runtime and firmware tests run what ships."""
     from train.fit import RunConfig, train_run
 
-    config = {"data": {"fine_motion": ["gyro"]}, "train": {"epochs": 2, "warmup_epochs": 0}}
+    config = {"data": {"fine_motion": ["gyro", "acc"]}, "train": {"epochs": 2, "warmup_epochs": 0}}
     return train_run(RunConfig.from_dict(config), "cnn", tmp_path_factory.mktemp("trained") / "runs")
 
 
