@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 # name -> (label, options over the built-in defaults, which are the previous default recipe). Each candidate
 # pins what configs/default.toml has changed since it was scored, so its finished runs are reused.
 DEFAULT = ["--config", str(REPO / "configs" / "default.toml")]
-PLAIN = ["--set", "data.fine_motion=[]"]  # the recipes before fine motion
-FINE = ["--set", 'data.fine_motion=["gyro"]']
+BEFORE = ["--set", "model.kernels=[3,3,3]"]  # the kernels before "fine-acc-kernel5" (a later --set wins)
+PLAIN = [*BEFORE, "--set", "data.fine_motion=[]"]  # the recipes before fine motion
+FINE = [*BEFORE, "--set", 'data.fine_motion=["gyro"]']
 FINE_BOTH = ["--set", 'data.fine_motion=["gyro","acc"]']
 CANDIDATES = {
     "default": ("first default (gravity branch of all channels)", []),
@@ -43,14 +44,23 @@ CANDIDATES = {
                          [*DEFAULT, *PLAIN, "--set", "train.epochs=30", "--set", "train.augment_acc_bias=0.05"]),
     "default-fine-motion": ("the 30-epoch recipe with the gyro's fine motion as 3 more inputs",
                             [*DEFAULT, *FINE, "--set", "train.epochs=30"]),
-    "fine-motion-acc": ("the gyro's and the accelerometer's fine motion (6 more inputs)", [*DEFAULT, *FINE_BOTH]),
+    "fine-motion-acc": ("the gyro's and the accelerometer's fine motion (6 more inputs)", [*DEFAULT, *FINE_BOTH, *BEFORE]),
+    "fine-acc-kernel5": ("both sensors' fine motion, kernels of 5", [*DEFAULT, *FINE_BOTH, "--set", "model.kernels=[5,5,5]"]),
+    "fine-acc-15-epochs": ("both sensors' fine motion, 15 epochs", [*DEFAULT, *FINE_BOTH, *BEFORE, "--set", "train.epochs=15"]),
+    "fine-acc-acc-bias": ("both sensors' fine motion, accelerometer-bias augmentation 0.05 g",
+                          [*DEFAULT, *FINE_BOTH, *BEFORE, "--set", "train.augment_acc_bias=0.05"]),
+    "fine-acc-kernel7": ("both sensors' fine motion, kernels of 7", [*DEFAULT, "--set", "model.kernels=[7,7,7]"]),
+    "fine-acc-kernel5-15-epochs": ("both sensors' fine motion, kernels of 5, 15 epochs",
+                                   [*DEFAULT, "--set", "train.epochs=15"]),
 }
 # Each round: its name, the default of its time, and the candidates scored against that default.
 ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "default-range-scaling", "default-no-noise",
                                                    "default-30-epochs", "default-wide", "default-kernel5")),
           ("the 30-epoch recipe", "default-30-epochs", ("default-acc-bias", "default-fine-motion")),
-          ("the gyro's fine motion", "default-fine-motion", ("fine-motion-acc",)))
-CHOSEN = "fine-motion-acc"
+          ("the gyro's fine motion", "default-fine-motion", ("fine-motion-acc",)),
+          ("both sensors' fine motion", "fine-motion-acc", ("fine-acc-kernel5", "fine-acc-15-epochs", "fine-acc-acc-bias")),
+          ("kernels of 5", "fine-acc-kernel5", ("fine-acc-kernel7", "fine-acc-kernel5-15-epochs")))
+CHOSEN = "fine-acc-kernel5"
 FOLDS, SEEDS = 3, 3
 
 

@@ -154,8 +154,9 @@ def _posture(posture: dict | None) -> list[str]:
     rows = [f"| {name} | {split['median']:g}° | {split['min']:g}° (subject {min(split['degrees'], key=split['degrees'].get)}) | "
             + ", ".join(f"{s}: {d:g}" for s, d in split["degrees"].items()) + " |"
             for name, split in posture["splits"].items() if split["degrees"]]
-    return ["Sitting and standing are told apart mainly by the tilt of the sensor. Angle between each subject's mean "
-            "gravity direction while sitting and while standing (`har data posture`):", "",
+    return ["Sitting and standing are told apart by the tilt of the sensor and by how much the wearer sways (the fine-"
+            "motion inputs). Angle between each subject's mean gravity direction while sitting and while standing "
+            "(`har data posture`):", "",
             "| split | median | least | per subject (degrees) |", "|---|---|---|---|", *rows, ""]
 
 
