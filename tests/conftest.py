@@ -84,11 +84,13 @@ def hapt_prepared(hapt_loaded):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """The one short real training of the default CNN (2 epochs) that the slow tests share, with the fine
-    motion of configs/default.toml, so the Pi runtime and firmware tests run what ships."""
+    """The one short real training (2 epochs) of the recipe in configs/default.toml that the slow tests
+    share, so the conversion, Pi runtime and firmware tests run what `make model.tflite` ships."""
+    from train.config import load_config
     from train.fit import RunConfig, train_run
 
-    config = {"data": {"fine_motion": ["gyro", "acc"]}, "train": {"epochs": 2, "warmup_epochs": 0}}
+    config = load_config(REPO / "configs" / "default.toml")
+    config["train"].update(epochs=2, warmup_epochs=0)
     return train_run(RunConfig.from_dict(config), "cnn", tmp_path_factory.mktemp("trained") / "runs")
 
 

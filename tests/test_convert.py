@@ -137,7 +137,7 @@ def test_calibration_on_wrong_data_collapses_int8_accuracy(converted):
     run = converted[0]
     config, contract, trained = load(run)
     test = prepare(config.data, contract).splits["test"]
-    noise = np.random.default_rng(0).normal(0, 0.05, (100, 128, 6)).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.05, (100, 128, contract.input_channels)).astype(np.float32)
     model = convert_model(export_model(config, contract, trained), "int8", noise)
     contract = contract.with_quantization(quantization_of(model))
     scores = Classifier(embed_contract(model, contract.to_dict()), contract).predict(model_input(test.x, contract.quantization))
