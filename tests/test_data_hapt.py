@@ -66,7 +66,7 @@ def test_normalisation_is_fitted_on_training_windows_only(hapt_prepared):
     assert np.abs(test.mean(axis=0)).max() > 1e-2  # other subjects, other statistics
 
 
-def test_fine_motion_is_fitted_on_training_windows_and_named_by_sensor(hapt_loaded, hapt_prepared):
+def test_fine_motion_is_fitted_on_training_windows_and_named_by_sensor(hapt_loaded, hapt_prepared, capsys):
     prepared = prepare(DataConfig(fine_motion=["gyro"]), loaded=hapt_loaded)
     fine, plain = prepared.contract.fine_motion, hapt_prepared.contract
     assert fine["channels"] == ["gyro_x", "gyro_y", "gyro_z"] and fine["limit"] == 8.0
@@ -80,8 +80,11 @@ def test_fine_motion_is_fitted_on_training_windows_and_named_by_sensor(hapt_load
     from train.data.summary import format_summary
     assert "fine motion (model inputs after the channels, clipped at 8 of each scale): gyro_x scale 0.011 rad/s, " \
            "gyro_y scale 0.0138 rad/s" in format_summary(prepared.summary)
-    with pytest.raises(ValueError, match="fine_motion: 'magnet' is neither a channel nor a sensor prefix"):
+    with pytest.raises(ValueError, match=r"fine_motion: none of \['magnet'\] is a channel or a sensor prefix"):
         prepare(DataConfig(fine_motion=["magnet"]), loaded=hapt_loaded)
+    acc_only = prepare(DataConfig(fine_motion=["gyro", "acc"], channels=["acc_x", "acc_y", "acc_z"]), loaded=hapt_loaded)
+    assert acc_only.contract.fine_motion["channels"] == ["acc_x", "acc_y", "acc_z"]  # the default on an acc-only model
+    assert "'gyro' is neither a channel nor a sensor prefix" in capsys.readouterr().err
 
 
 def test_transitions_on_request(hapt_loaded):

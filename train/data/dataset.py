@@ -182,13 +182,19 @@ def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:
 
 
 def fine_motion_channels(names: list[str], channels: list[str]) -> list[str]:
-    """[data] fine_motion's entries (a channel, or a sensor prefix such as "gyro") as channel names."""
+    """[data] fine_motion's entries (a channel, or a sensor prefix such as "gyro") as channel names. An entry the
+    channels lack is left out with a warning (the default's "gyro" on an accelerometer-only selection); if none
+    is there, the setting is surely a mistake."""
     picked: list[str] = []
     for name in names:
         matches = [c for c in channels if c == name or c.startswith(f"{name}_")]
         if not matches:
-            raise ValueError(f"[data] fine_motion: '{name}' is neither a channel nor a sensor prefix of {channels}")
+            print(f"warning: [data] fine_motion: '{name}' is neither a channel nor a sensor prefix of {channels}; "
+                  "left out", file=sys.stderr)
         picked += [c for c in matches if c not in picked]
+    if not picked:
+        raise ValueError(f"[data] fine_motion: none of {names} is a channel or a sensor prefix of {channels}; "
+                         "name them, or set fine_motion = []")
     return picked
 
 
