@@ -5,6 +5,7 @@ import pytest
 
 from device_runtime.contract import Contract
 from train.robustness import bias_scale
+from train.run_config import TrainConfig
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 
@@ -38,7 +39,7 @@ def test_gyro_bias_without_a_gyro_is_refused():
 
 @pytest.mark.slow
 def test_the_augmenter_adds_a_constant_bias_per_window_up_to_the_size_given():
-    from train.fit import augmenter
+    from train.augment import augmenter
     from train.run_config import TrainConfig
 
     config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_gyro_bias=0.1)
@@ -93,3 +94,38 @@ def test_a_bias_on_a_missing_sensor_is_refused_before_a_run_folder_exists(tmp_pa
     assert main(args) == 2
     assert "augment_gyro_bias = 0.1 adds a bias to gyro_x" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "x").exists()  # nothing left to block the corrected rerun
+
+
+def test_rotation_turns_both_sensors_by_at_most_the_angle_and_recomputes_every_input():
+    """The rotated batch is what the contract's arithmetic gives on the turned raw windows (fine motion too),
+    each window's accelerometer and gyro turned by one rotation of at most the angle asked."""
+    import tensorflow as tf
+
+    from train.augment import augmenter
+
+    fine = Contract(sample_rate_hz=50.0, channels=CHANNELS, units=["g"] * 3 + ["rad/s"] * 3, window=16, stride=8,
+                    class_names=["a", "b"], norm_mean=[0.1, -0.2, 0.9, 0.01, 0.0, -0.02], norm_std=[0.4, 0.3, 0.5, 0.6, 0.7, 0.8],
+                    fine_motion={"channels": ["gyro_x", "acc_z"], "scale": [0.02, 0.01], "limit": 8.0})
+    rng = np.random.default_rng(1)
+    raw = (rng.normal(size=(500, 16, 6)) * [0.05, 0.05, 0.05, 0.3, 0.3, 0.3] + [0, 0, 1, 0, 0, 0]).astype(np.float32)
+    tf.random.set_seed(0)
+    config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_rotation=10.0)
+    out = augmenter(config, fine)(tf.constant(fine.normalise(raw)), None)[0].numpy()
+    turned = out[:, :, :6] * np.float32(fine.norm_std) + np.float32(fine.norm_mean)
+    np.testing.assert_allclose(fine.normalise(turned), out, atol=2e-4)  # fine motion recomputed from the turned raw
+    for a, b in ((raw[:, :, :3], turned[:, :, :3]), (raw[:, :, 3:], turned[:, :, 3:])):
+        np.testing.assert_allclose(np.linalg.norm(a, axis=2), np.linalg.norm(b, axis=2), rtol=1e-4)  # a rotation
+    matrices = [np.linalg.lstsq(raw[i, :, :3], turned[i, :, :3], rcond=None)[0] for i in range(len(raw))]
+    gyro = [np.linalg.lstsq(raw[i, :, 3:], turned[i, :, 3:], rcond=None)[0] for i in range(len(raw))]
+    np.testing.assert_allclose(matrices, gyro, atol=1e-3)  # one rotation for both sensors
+    angles = np.degrees(np.arccos(np.clip((np.trace(matrices, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    assert angles.max() <= 10.05 and angles.max() > 9.0 and np.median(angles) > 3.0
+
+
+def test_rotation_without_a_triad_is_refused():
+    from train.augment import rotation_triads
+
+    assert rotation_triads(contract(), 5.0) == [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(ValueError, match="augment_rotation = 5 turns acc_x/y/z and gyro_x/y/z"):
+        rotation_triads(Contract(sample_rate_hz=50.0, channels=["acc_x", "acc_y"], units=["g"] * 2, window=16, stride=8,
+                                 class_names=["a", "b"], norm_mean=[0.0] * 2, norm_std=[1.0] * 2), 5.0)

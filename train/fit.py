@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
+from train.augment import augmenter, rotation_triads
 from train.data.dataset import Prepared, prepare
 from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
@@ -99,28 +99,6 @@ class Checkpoints(keras.callbacks.Callback):
                 tf.summary.image("validation_confusion_matrix", tf.image.decode_png(buffer.getvalue())[None], step=epoch)
 
 
-def augmenter(config: TrainConfig, contract: Contract):
-    import tensorflow as tf
-
-    bias = tf.constant(bias_scale(contract, "gyro", config.augment_gyro_bias)  # normalised units per channel
-                       + bias_scale(contract, "acc", config.augment_acc_bias))
-
-    def augment(x, y, *rest):
-        """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
-        tells sitting from standing) is kept; rotations and plain amplitude scaling blur it. A random gyro
-        bias per window (augment_gyro_bias) makes the gyro's mean, which real sensors get wrong, useless as
-        a cue; an accelerometer bias (augment_acc_bias) teaches that a slightly shifted gravity vector is
-        the same posture."""
-        scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
-        mean = tf.reduce_mean(x, axis=1, keepdims=True)
-        x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
-        if config.augment_gyro_bias or config.augment_acc_bias:
-            x += tf.random.uniform((tf.shape(x)[0], 1, x.shape[2]), -1.0, 1.0) * bias
-        return (x, y, *rest)
-
-    return augment
-
-
 def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite: bool = False,
               quiet: bool = False) -> Path:
     """Train one model into RUNS/NAME; resume if it holds an interrupted run of the same config.
@@ -160,9 +138,10 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
 
 def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     """Refuse, before a run folder exists, augmentation the data's channels cannot take (a sensor bias on a
-    sensor the data lacks): a refused recipe must not leave a folder that blocks the corrected rerun."""
+    sensor the data lacks, a rotation of none): a refused recipe must not leave a folder that blocks the corrected rerun."""
     for sensor in ("gyro", "acc"):
         bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
+    rotation_triads(prepared.contract, config.train.augment_rotation)
     return prepared
 
 

@@ -27,6 +27,7 @@ class TrainConfig:
     augment_noise: float = 0.05  # Gaussian noise (in normalised units) added to training windows
     augment_gyro_bias: float = 0.0  # rad/s: a random constant bias per window and gyro axis, up to this size
     augment_acc_bias: float = 0.0  # g: the same for the accelerometer (an uncalibrated MEMS part's offset)
+    augment_rotation: float = 0.0  # degrees: the sensor turned by up to this about a random axis, per window
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
     loss: str = "mse"  # regression only: "mse" or "mae"
     output_activation: str = "linear"  # regression only: "linear" or "relu"

@@ -1,0 +1,97 @@
+"""Training-time augmentation of normalised windows: what a new wearer or a new sensor changes, so the
+model stops relying on it.
+
+Runs inside the tf.data pipeline on batches of model inputs (z-scores, then any fine-motion inputs); a
+change that is physical (a rotated mount) goes back to raw units first and through the contract's own
+arithmetic again, so the model sees what that sensor would have delivered.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from device_runtime.contract import Contract
+from train.robustness import bias_scale, triad
+from train.run_config import TrainConfig
+
+
+def augmenter(config: TrainConfig, contract: Contract):
+    """(x, y, *rest) -> the same batch augmented as `config` asks."""
+    import tensorflow as tf
+
+    bias = tf.constant(bias_scale(contract, "gyro", config.augment_gyro_bias)  # normalised units per channel
+                       + bias_scale(contract, "acc", config.augment_acc_bias))
+    rotate = rotator(contract, config.augment_rotation) if config.augment_rotation else None
+
+    def augment(x, y, *rest):
+        """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
+        tells sitting from standing) is kept. A random gyro bias per window (augment_gyro_bias) makes the
+        gyro's mean, which real sensors get wrong, useless as a cue; an accelerometer bias (augment_acc_bias)
+        teaches that a slightly shifted gravity vector is the same posture; a small random rotation of the
+        sensor (augment_rotation) that a wearer's mount differs from the recordings'."""
+        if rotate is not None:
+            x = rotate(x)
+        scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
+        mean = tf.reduce_mean(x, axis=1, keepdims=True)
+        x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
+        if config.augment_gyro_bias or config.augment_acc_bias:
+            x += tf.random.uniform((tf.shape(x)[0], 1, x.shape[2]), -1.0, 1.0) * bias
+        return (x, y, *rest)
+
+    return augment
+
+
+def rotation_triads(contract: Contract, degrees: float) -> list[list[int]]:
+    """The accelerometer and gyro triads a rotation turns together; refused if there are none or an axis's
+    unit differs from its triad's (a rotation mixes the axes)."""
+    triads = [t for t in (triad(contract, "acc"), triad(contract, "gyro")) if t]
+    if degrees and not triads:
+        raise ValueError(f"train.augment_rotation = {degrees:g} turns acc_x/y/z and gyro_x/y/z, and the data's "
+                         f"channels are {contract.channels}; set it to 0")
+    for t in triads:
+        if len({contract.units[c] for c in t}) > 1:
+            raise ValueError(f"train.augment_rotation: {[contract.channels[c] for c in t]} have different units "
+                             f"{[contract.units[c] for c in t]}; a rotation needs one unit per sensor")
+    return triads
+
+
+def rotator(contract: Contract, degrees: float):
+    """Batch of model inputs -> the same windows as if the sensor had been turned by a random angle up to
+    `degrees` about a random axis (one rotation per window, the same for every sensor)."""
+    import tensorflow as tf
+
+    triads = rotation_triads(contract, degrees)
+    n = len(contract.channels)
+    mean, std = (tf.constant(np.asarray(v, np.float32)) for v in (contract.norm_mean, contract.norm_std))
+    fine = contract.fine_motion_indices
+    limit = float(contract.fine_motion["limit"]) if fine else 0.0
+    fine_scale = tf.constant(np.asarray(contract.fine_motion["scale"] if fine else [], np.float32))
+    turned_channels = sum(triads, [])
+    others = np.array([c for c in range(n) if c not in turned_channels], np.int32)
+    order = np.argsort(turned_channels + others.tolist())  # from [turned triads, others] back to the channels' order
+
+    def rotate(x):
+        raw = x[:, :, :n] * std + mean
+        matrices = _random_rotations(tf.shape(x)[0], np.radians(degrees))
+        turned = [tf.einsum("btj,bij->bti", tf.gather(raw, t, axis=2), matrices) for t in triads]
+        raw = tf.gather(tf.concat([*turned, tf.gather(raw, others, axis=2)], axis=2), order, axis=2)
+        inputs = [(raw - mean) / std]
+        if fine:
+            motion = tf.gather(raw, fine, axis=2)
+            motion = (motion - tf.reduce_mean(motion, axis=1, keepdims=True)) / fine_scale
+            inputs.append(tf.clip_by_value(motion, -limit, limit))
+        return tf.concat(inputs, axis=2)
+
+    return rotate
+
+
+def _random_rotations(batch, largest: float):
+    """(batch, 3, 3) rotation matrices: a uniformly random axis, an angle uniform in [-largest, largest]
+    (Rodrigues' formula)."""
+    import tensorflow as tf
+
+    axis = tf.math.l2_normalize(tf.random.normal((batch, 3)), axis=1)
+    angle = tf.random.uniform((batch, 1, 1), -largest, largest)
+    zero = tf.zeros((batch,))
+    kx, ky, kz = axis[:, 0], axis[:, 1], axis[:, 2]
+    k = tf.reshape(tf.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], axis=1), (batch, 3, 3))
+    return tf.eye(3, batch_shape=[batch]) + tf.sin(angle) * k + (1 - tf.cos(angle)) * (k @ k)
