@@ -163,6 +163,8 @@ def test_damaged_finished_marker(har, tmp_path):
     ('{"train": {"epochs": "many"}}', "epochs"),
     ('{"train": {"batch_size": 0}}', "batch_size"),
     ('{"model": {"family": "rnn"}}', "family"),
+    ('{"train": {"augment_rotation": 1e9}}', "augment_rotation"),
+    ('{"train": {"augment_rotation": -5}}', "augment_rotation"),
 ])
 def test_garbage_config_json(har, tmp_path, config, message):
     run = crafted_run(tmp_path / "run", **{"config.json": config})

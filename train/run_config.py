@@ -44,7 +44,8 @@ class TrainConfig:
 def _train_problems(c: TrainConfig) -> list[str]:
     """What train/config.py's `checked` (types, finite, not negative) leaves: lower bounds and choices."""
     bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", c.batch_size >= 1, "at least 1"),
-              ("learning_rate", c.learning_rate > 0, "above 0"), ("augment_scale", c.augment_scale < 1, "below 1")]
+              ("learning_rate", c.learning_rate > 0, "above 0"), ("augment_scale", c.augment_scale < 1, "below 1"),
+              ("augment_rotation", c.augment_rotation <= 180, "at most 180 (degrees)")]
     choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
                "output_activation": ("linear", "relu")}
     problems = [f"{key} = {getattr(c, key)!r}: must be {bound}" for key, ok, bound in bounds if not ok]
