@@ -15,11 +15,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # name -> (label, options over the built-in defaults, which are the previous default recipe). Each candidate
 # pins what configs/default.toml has changed since it was scored, so its finished runs are reused.
-DEFAULT = ["--config", str(REPO / "configs" / "default.toml")]
+CONFIG = ["--config", str(REPO / "configs" / "default.toml")]
+DEFAULT = [*CONFIG, "--set", "train.augment_rotation=0"]  # the recipes before rotation augmentation
 BEFORE = ["--set", "model.kernels=[3,3,3]"]  # the kernels before "fine-acc-kernel5" (a later --set wins)
 PLAIN = [*BEFORE, "--set", "data.fine_motion=[]"]  # the recipes before fine motion
 FINE = [*BEFORE, "--set", 'data.fine_motion=["gyro"]']
 FINE_BOTH = ["--set", 'data.fine_motion=["gyro","acc"]']
+
+
+def _rotated(degrees: int) -> list[str]:
+    return [*CONFIG, "--set", f"train.augment_rotation={degrees}"]
+
+
 CANDIDATES = {
     "default": ("first default (gravity branch of all channels)", []),
     "acc-gravity-gyrobias": ("accelerometer-only gravity branch, gyro-bias augmentation 0.1 rad/s",
@@ -52,6 +59,8 @@ CANDIDATES = {
     "fine-acc-kernel7": ("both sensors' fine motion, kernels of 7", [*DEFAULT, "--set", "model.kernels=[7,7,7]"]),
     "fine-acc-kernel5-15-epochs": ("both sensors' fine motion, kernels of 5, 15 epochs",
                                    [*DEFAULT, "--set", "train.epochs=15"]),
+    **{f"fine-kernel5-rotation{d}": (f"kernels of 5, the sensor turned by up to {d}° in training", _rotated(d))
+       for d in (10, 20, 30, 45, 60)},
 }
 # Each round: its name, the default of its time, and the candidates scored against that default.
 ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "default-range-scaling", "default-no-noise",
@@ -59,8 +68,11 @@ ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "defau
           ("the 30-epoch recipe", "default-30-epochs", ("default-acc-bias", "default-fine-motion")),
           ("the gyro's fine motion", "default-fine-motion", ("fine-motion-acc",)),
           ("both sensors' fine motion", "fine-motion-acc", ("fine-acc-kernel5", "fine-acc-15-epochs", "fine-acc-acc-bias")),
-          ("kernels of 5", "fine-acc-kernel5", ("fine-acc-kernel7", "fine-acc-kernel5-15-epochs")))
-CHOSEN = "fine-acc-kernel5"
+          ("kernels of 5", "fine-acc-kernel5", ("fine-acc-kernel7", "fine-acc-kernel5-15-epochs",
+                                                "fine-kernel5-rotation10", "fine-kernel5-rotation20")),
+          ("rotation 20°", "fine-kernel5-rotation20", ("fine-kernel5-rotation30",)),
+          ("rotation 30°", "fine-kernel5-rotation30", ("fine-kernel5-rotation45", "fine-kernel5-rotation60")))
+CHOSEN = "fine-kernel5-rotation30"
 FOLDS, SEEDS = 3, 3
 
 

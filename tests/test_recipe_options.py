@@ -96,6 +96,7 @@ def test_a_bias_on_a_missing_sensor_is_refused_before_a_run_folder_exists(tmp_pa
     assert not (tmp_path / "runs" / "x").exists()  # nothing left to block the corrected rerun
 
 
+@pytest.mark.slow
 def test_rotation_turns_both_sensors_by_at_most_the_angle_and_recomputes_every_input():
     """The rotated batch is what the contract's arithmetic gives on the turned raw windows (fine motion too),
     each window's accelerometer and gyro turned by one rotation of at most the angle asked."""
