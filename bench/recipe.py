@@ -114,6 +114,7 @@ def _figures(seed: int, report: dict) -> dict:
             "int8_macro_f1": report["int8"]["macro_f1"], "worst_drop_points": robust["worst_drop_points"],
             "gyro_mean_removed_drop": robust["gyro_mean_removed"]["drop_points"],
             "worst_subject_accuracy": min(s["accuracy"] for s in report["per_subject"].values()),
+            "per_subject": {subject: s["accuracy"] for subject, s in report["per_subject"].items()},
             "rotation_worst_drop": max(r["drop_points"] for r in robust["rotation"].values()),
             "rotation": {name: r["drop_points"] for name, r in robust["rotation"].items()},
             "size_bytes": report["size_bytes"]}
@@ -159,7 +160,19 @@ def markdown(results: dict) -> str:
     lines += ["", f"int8 test accuracy mean {statistics.mean(int8):.2f}% (min {min(int8):.2f}%), against a CV "
               f"accuracy of {cv:.2f}%: a gap of {statistics.mean(int8) - cv:+.2f} points (the folds train on 14 "
               "subjects, the final model on 18)."]
-    return "\n".join(lines + _mounting(results["final"]))
+    return "\n".join(lines + _subjects(results["final"]) + _mounting(results["final"]))
+
+
+def _subjects(final: list[dict]) -> list[str]:
+    """Each test subject's int8 accuracy per seed: a model that fails one person hides in the mean."""
+    if not all("per_subject" in f for f in final):
+        return []
+    subjects = list(final[0]["per_subject"])
+    rows = [f"| {subject} | " + " | ".join(f"{100 * f['per_subject'][subject]:.1f}%" for f in final)
+            + f" | {100 * statistics.mean(f['per_subject'][subject] for f in final):.1f}% |" for subject in subjects]
+    return ["", "Each test subject's int8 accuracy:", "",
+            "| subject | " + " | ".join(f"seed {f['seed']}" for f in final) + " | mean |",
+            "|---|" + "---|" * (len(final) + 1), *rows]
 
 
 def _variants(results: dict) -> str:
@@ -205,5 +218,9 @@ def _mounting(final: list[dict]) -> list[str]:
             "| " + " | ".join(c.replace("rotated_", "").replace("deg_", "° about ") for c in cases) + " |",
             "|" + "---|" * len(cases), f"| {cells} |", "",
             f"For mounting: a sensor turned 5° from the training orientation costs up to {worst[5]:.1f} points, 10° "
-            f"up to {worst[10]:.1f}. Mount it as the recordings were made (for HAPT: a phone on the waist) "
-            "within a few degrees, or record training data with the mount the device will have."]
+            f"up to {worst[10]:.1f}. " + (
+                "A mount within 10° of the recordings' (for HAPT: a phone on the waist) is enough; "
+                "for a mount further off, record training data with the mount the device will have."
+                if worst[10] <= 1.0 else
+                "Mount it as the recordings were made (for HAPT: a phone on the waist) within a few degrees, or "
+                "record training data with the mount the device will have.")]
