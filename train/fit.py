@@ -138,7 +138,8 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
 
 def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     """Refuse, before a run folder exists, augmentation the data's channels cannot take (a sensor bias on a
-    sensor the data lacks, a rotation of none): a refused recipe must not leave a folder that blocks the corrected rerun."""
+    sensor the data lacks, a rotation without an accelerometer or gyro triad): a refused recipe must not leave
+    a folder that blocks the corrected rerun."""
     for sensor in ("gyro", "acc"):
         bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
     rotation_triads(prepared.contract, config.train.augment_rotation)
