@@ -165,6 +165,8 @@ def test_damaged_finished_marker(har, tmp_path):
     ('{"model": {"family": "rnn"}}', "family"),
     ('{"train": {"augment_rotation": 1e9}}', "augment_rotation"),
     ('{"train": {"augment_rotation": -5}}', "augment_rotation"),
+    ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
+    ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
 ])
 def test_garbage_config_json(har, tmp_path, config, message):
     run = crafted_run(tmp_path / "run", **{"config.json": config})

@@ -123,6 +123,31 @@ def test_rotation_turns_both_sensors_by_at_most_the_angle_and_recomputes_every_i
     assert angles.max() <= 10.05 and angles.max() > 9.0 and np.median(angles) > 3.0
 
 
+@pytest.mark.slow
+def test_speed_resamples_each_window_at_one_pace_within_the_bound_and_recomputes_every_input():
+    """On a ramp (sample t holds t) the resampled raw window shows where each sample was read: about the
+    centre at one pace per window, within 1 +- the fraction, reflected at the ends; every input is what the
+    contract's arithmetic gives on that raw window."""
+    import tensorflow as tf
+
+    from train.augment import augmenter
+
+    fine = Contract(sample_rate_hz=50.0, channels=CHANNELS, units=["g"] * 3 + ["rad/s"] * 3, window=16, stride=8,
+                    class_names=["a", "b"], norm_mean=[0.1, -0.2, 0.9, 0.01, 0.0, -0.02], norm_std=[4, 3, 5, 6, 7, 8],
+                    fine_motion={"channels": ["gyro_x", "acc_z"], "scale": [2.0, 1.0], "limit": 8.0})
+    raw = np.broadcast_to(np.arange(16, dtype=np.float32)[None, :, None], (300, 16, 6))
+    tf.random.set_seed(0)
+    config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_speed=0.2)
+    out = augmenter(config, fine)(tf.constant(fine.normalise(raw)), None)[0].numpy()
+    read = out[:, :, :6] * np.float32(fine.norm_std) + np.float32(fine.norm_mean)
+    np.testing.assert_allclose(fine.normalise(read), out, atol=2e-4)  # fine motion recomputed from the raw window
+    np.testing.assert_allclose(read, read[:, :, :1].repeat(6, axis=2), atol=1e-4)  # one pace for every channel
+    pace = (read[:, 9, 0] - read[:, 6, 0]) / 3
+    assert pace.min() >= 0.8 - 1e-4 and pace.max() <= 1.2 + 1e-4 and pace.min() < 0.85 and pace.max() > 1.15
+    at = 7.5 + (np.arange(16) - 7.5) * pace[:, None]
+    np.testing.assert_allclose(read[:, :, 0], 15 - np.abs(15 - np.abs(at)), atol=1e-4)  # reflected at both ends
+
+
 def test_rotation_without_a_triad_is_refused():
     from train.augment import rotation_triads
 

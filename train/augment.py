@@ -2,7 +2,7 @@
 model stops relying on it.
 
 Runs inside the tf.data pipeline on batches of model inputs (z-scores, then any fine-motion inputs); a
-change that is physical (a rotated mount) goes back to raw units first and through the contract's own
+change that is physical (a rotated mount, another pace) goes back to raw units first and through the contract's own
 arithmetic again, so the model sees what that sensor would have delivered.
 """
 from __future__ import annotations
@@ -20,16 +20,22 @@ def augmenter(config: TrainConfig, contract: Contract):
 
     bias = tf.constant(bias_scale(contract, "gyro", config.augment_gyro_bias)  # normalised units per channel
                        + bias_scale(contract, "acc", config.augment_acc_bias))
-    rotate = rotator(contract, config.augment_rotation) if config.augment_rotation else None
+    physical = [change(contract, size) for change, size in
+                ((rotator, config.augment_rotation), (speeder, config.augment_speed)) if size]
+    to_raw, to_inputs = contract_arithmetic(contract)
 
     def augment(x, y, *rest):
         """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
         tells sitting from standing) is kept. A random gyro bias per window (augment_gyro_bias) makes the
         gyro's mean, which real sensors get wrong, useless as a cue; an accelerometer bias (augment_acc_bias)
         teaches that a slightly shifted gravity vector is the same posture; a small random rotation of the
-        sensor (augment_rotation) that a wearer's mount differs from the recordings'."""
-        if rotate is not None:
-            x = rotate(x)
+        sensor (augment_rotation) that a wearer's mount differs from the recordings'; a random pace
+        (augment_speed) that people walk and climb at their own cadence."""
+        if physical:
+            raw = to_raw(x)
+            for change in physical:
+                raw = change(raw)
+            x = to_inputs(raw)
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
         x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
@@ -38,6 +44,28 @@ def augmenter(config: TrainConfig, contract: Contract):
         return (x, y, *rest)
 
     return augment
+
+
+def contract_arithmetic(contract: Contract):
+    """(to_raw, to_inputs): model inputs -> raw sensor units and back through the contract's own arithmetic
+    (z-scores, then the fine-motion inputs recomputed from the raw window), in TensorFlow."""
+    import tensorflow as tf
+
+    n = len(contract.channels)
+    mean, std = (tf.constant(np.asarray(v, np.float32)) for v in (contract.norm_mean, contract.norm_std))
+    fine = contract.fine_motion_indices
+    limit = float(contract.fine_motion["limit"]) if fine else 0.0
+    fine_scale = tf.constant(np.asarray(contract.fine_motion["scale"] if fine else [], np.float32))
+
+    def to_inputs(raw):
+        inputs = [(raw - mean) / std]
+        if fine:
+            motion = tf.gather(raw, fine, axis=2)
+            motion = (motion - tf.reduce_mean(motion, axis=1, keepdims=True)) / fine_scale
+            inputs.append(tf.clip_by_value(motion, -limit, limit))
+        return tf.concat(inputs, axis=2)
+
+    return (lambda x: x[:, :, :n] * std + mean), to_inputs
 
 
 def rotation_triads(contract: Contract, degrees: float) -> list[list[int]]:
@@ -55,33 +83,42 @@ def rotation_triads(contract: Contract, degrees: float) -> list[list[int]]:
 
 
 def rotator(contract: Contract, degrees: float):
-    """Batch of model inputs -> the same windows as if the sensor had been turned by a random angle up to
+    """Batch of raw windows -> the same windows as if the sensor had been turned by a random angle up to
     `degrees` about a random axis (one rotation per window, the same for every sensor)."""
     import tensorflow as tf
 
     triads = rotation_triads(contract, degrees)
-    n = len(contract.channels)
-    mean, std = (tf.constant(np.asarray(v, np.float32)) for v in (contract.norm_mean, contract.norm_std))
-    fine = contract.fine_motion_indices
-    limit = float(contract.fine_motion["limit"]) if fine else 0.0
-    fine_scale = tf.constant(np.asarray(contract.fine_motion["scale"] if fine else [], np.float32))
     turned_channels = sum(triads, [])
-    others = np.array([c for c in range(n) if c not in turned_channels], np.int32)
+    others = np.array([c for c in range(len(contract.channels)) if c not in turned_channels], np.int32)
     order = np.argsort(turned_channels + others.tolist())  # from [turned triads, others] back to the channels' order
 
-    def rotate(x):
-        raw = x[:, :, :n] * std + mean
-        matrices = _random_rotations(tf.shape(x)[0], np.radians(degrees))
+    def rotate(raw):
+        matrices = _random_rotations(tf.shape(raw)[0], np.radians(degrees))
         turned = [tf.einsum("btj,bij->bti", tf.gather(raw, t, axis=2), matrices) for t in triads]
-        raw = tf.gather(tf.concat([*turned, tf.gather(raw, others, axis=2)], axis=2), order, axis=2)
-        inputs = [(raw - mean) / std]
-        if fine:
-            motion = tf.gather(raw, fine, axis=2)
-            motion = (motion - tf.reduce_mean(motion, axis=1, keepdims=True)) / fine_scale
-            inputs.append(tf.clip_by_value(motion, -limit, limit))
-        return tf.concat(inputs, axis=2)
+        return tf.gather(tf.concat([*turned, tf.gather(raw, others, axis=2)], axis=2), order, axis=2)
 
     return rotate
+
+
+def speeder(contract: Contract, fraction: float):
+    """Batch of raw windows -> the same windows as if the motion had gone 1 +- `fraction` times as fast
+    (one pace per window): resampled about the window's centre by linear interpolation, reflected at its
+    ends where a faster pace needs samples the window does not hold."""
+    import tensorflow as tf
+
+    last = contract.window - 1
+    steps = tf.range(contract.window, dtype=tf.float32) - last / 2
+
+    def speed(raw):
+        pace = tf.random.uniform((tf.shape(raw)[0], 1), 1 - fraction, 1 + fraction)
+        at = tf.abs(last / 2 + steps * pace)  # reflected at the first sample ...
+        at = last - tf.abs(last - at)  # ... and at the last
+        before = tf.clip_by_value(tf.floor(at), 0, last - 1)
+        weight = (at - before)[:, :, None]
+        before = tf.cast(before, tf.int32)
+        return (1 - weight) * tf.gather(raw, before, batch_dims=1) + weight * tf.gather(raw, before + 1, batch_dims=1)
+
+    return speed
 
 
 def _random_rotations(batch, largest: float):
