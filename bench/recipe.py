@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 # name -> (label, options over the built-in defaults, which are the previous default recipe). Each candidate
 # pins what configs/default.toml has changed since it was scored, so its finished runs are reused.
 CONFIG = ["--config", str(REPO / "configs" / "default.toml")]
-DEFAULT = [*CONFIG, "--set", "train.augment_rotation=0"]  # the recipes before rotation augmentation
+ROTATION = [*CONFIG, "--set", "train.epochs=30"]  # the recipes before 60 epochs
+DEFAULT = [*ROTATION, "--set", "train.augment_rotation=0"]  # the recipes before rotation augmentation
 BEFORE = ["--set", "model.kernels=[3,3,3]"]  # the kernels before "fine-acc-kernel5" (a later --set wins)
 PLAIN = [*BEFORE, "--set", "data.fine_motion=[]"]  # the recipes before fine motion
 FINE = [*BEFORE, "--set", 'data.fine_motion=["gyro"]']
@@ -24,7 +25,7 @@ FINE_BOTH = ["--set", 'data.fine_motion=["gyro","acc"]']
 
 
 def _rotated(degrees: int) -> list[str]:
-    return [*CONFIG, "--set", f"train.augment_rotation={degrees}"]
+    return [*ROTATION, "--set", f"train.augment_rotation={degrees}"]
 
 
 CANDIDATES = {
@@ -61,6 +62,14 @@ CANDIDATES = {
                                    [*DEFAULT, "--set", "train.epochs=15"]),
     **{f"fine-kernel5-rotation{d}": (f"kernels of 5, the sensor turned by up to {d}° in training", _rotated(d))
        for d in (10, 20, 30, 45, 60)},
+    **{f"rotation30-scale0{int(10 * a)}": (f"rotation 30°, motion scaled by 1 ± {a:g} (not 0.1)",
+                                           [*ROTATION, "--set", f"train.augment_scale={a:g}"]) for a in (0.2, 0.3)},
+    **{f"rotation30-speed0{int(10 * a)}": (f"rotation 30°, each window at 1 ± {a:g} times the pace",
+                                           [*ROTATION, "--set", f"train.augment_speed={a:g}"]) for a in (0.1, 0.2)},
+    "rotation30-dropout02": ("rotation 30°, dropout 0.2", [*ROTATION, "--set", "model.dropout=0.2"]),
+    "rotation30-60-epochs": ("rotation 30°, 60 epochs", [*CONFIG, "--set", "train.epochs=60"]),
+    "rotation30-60-epochs-dropout02": ("rotation 30°, 60 epochs, dropout 0.2",
+                                       [*CONFIG, "--set", "train.epochs=60", "--set", "model.dropout=0.2"]),
 }
 # Each round: its name, the default of its time, and the candidates scored against that default.
 ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "default-range-scaling", "default-no-noise",
@@ -71,8 +80,12 @@ ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "defau
           ("kernels of 5", "fine-acc-kernel5", ("fine-acc-kernel7", "fine-acc-kernel5-15-epochs",
                                                 "fine-kernel5-rotation10", "fine-kernel5-rotation20")),
           ("rotation 20°", "fine-kernel5-rotation20", ("fine-kernel5-rotation30",)),
-          ("rotation 30°", "fine-kernel5-rotation30", ("fine-kernel5-rotation45", "fine-kernel5-rotation60")))
-CHOSEN = "fine-kernel5-rotation30"
+          ("rotation 30°", "fine-kernel5-rotation30", ("fine-kernel5-rotation45", "fine-kernel5-rotation60",
+                                                       "rotation30-scale02", "rotation30-scale03",
+                                                       "rotation30-speed01", "rotation30-speed02",
+                                                       "rotation30-dropout02", "rotation30-60-epochs")),
+          ("60 epochs", "rotation30-60-epochs", ("rotation30-60-epochs-dropout02",)))
+CHOSEN = "rotation30-60-epochs"
 FOLDS, SEEDS = 3, 3
 
 
