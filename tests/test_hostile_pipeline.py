@@ -167,6 +167,7 @@ def test_damaged_finished_marker(har, tmp_path):
     ('{"train": {"augment_rotation": -5}}', "augment_rotation"),
     ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
     ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
+    ('{"train": {"distill": 9}}', "distill"),
 ])
 def test_garbage_config_json(har, tmp_path, config, message):
     run = crafted_run(tmp_path / "run", **{"config.json": config})

@@ -104,13 +104,19 @@ def cmd_tune(args: argparse.Namespace) -> int:
     config = RunConfig.from_dict(recipe_from_args(args))
     name = args.name if args.name is not None else config.family
     run_folder(args.runs, f"tune-{name}")  # a bad --name or --runs is refused before TensorFlow loads
+    if args.cv_seeds < 1:
+        raise ValueError(f"--cv-seeds {args.cv_seeds}: give at least 1")
 
     from train.tune import tune
 
-    folder, cv, final = tune(config, args.cv, args.runs, name, args.seeds if args.final else None)
+    folder, cv, final = tune(config, args.cv, args.runs, name, args.seeds if args.final else None, args.cv_seeds)
     mean, std = cv["mean"], cv["std"]
     print(f"{folder}: {args.cv}-fold cross-validation, macro-F1 {mean['macro_f1']:.4f} ± {std['macro_f1']:.4f}, "
           f"accuracy {100 * mean['accuracy']:.2f}% ± {100 * std['accuracy']:.2f}; report: {folder / 'cv.md'}")
+    if "seed_ensemble" in cv:
+        ensemble = cv["seed_ensemble"]["mean"]
+        print(f"each fold's {args.cv_seeds} seeds averaged: macro-F1 {ensemble['macro_f1']:.4f}, worst subject "
+              f"{100 * ensemble['worst_subject_accuracy']:.1f}% (single seeds: {100 * mean['worst_subject_accuracy']:.1f}%)")
     if final:
         gap = final["cv_minus_test_points"]
         print(f"test subjects, {args.seeds} seeds: macro-F1 {final['test_mean']['macro_f1']:.4f}, accuracy "
@@ -202,6 +208,9 @@ def _add_tune(stages) -> None:
     add_data_options(tune)
     group = _add_recipe_options(tune, "the recipe's name: its folder is RUNS/tune-NAME (default FAMILY)")
     group.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default 5)")
+    group.add_argument("--cv-seeds", type=int, default=1, metavar="N",
+                       help="train each fold with N seeds, from --seed on (default 1): the spread then includes "
+                       "the seeds', and each fold's seeds averaged are scored as an ensemble")
     group.add_argument("--final", action="store_true", help="then train on the standard split and score the test subjects")
     group.add_argument("--seeds", type=int, default=3, help="--final: seeds, from --seed on (default 3)")
     tune.set_defaults(func=cmd_tune)

@@ -29,6 +29,7 @@ import numpy as np
 from device_runtime.files import atomic_write
 from train.augment import augmenter, rotation_triads
 from train.data.dataset import Prepared, prepare
+from train.distill import soft_targets, teacher_models
 from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
 from train.robustness import bias_scale
@@ -112,14 +113,17 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     atomic_write(run / "config.json", json.dumps(resolved, indent=2))
     atomic_write(run / "contract.json", prepared.contract.to_json())
     atomic_write(run / "data_summary.json", json.dumps(prepared.summary, indent=2))
+    start = time.perf_counter()
+    teachers = teacher_models(config, run) if config.train.distill else []
     keras.utils.set_random_seed(config.train.seed)
     model = _compiled_model(config, prepared)
     if resuming:
         print(f"resuming {run} from its last completed epoch", file=sys.stderr)
-    start = time.perf_counter()
+    validation = prepared.splits["validation"]
     model.fit(
-        training_data(config.train, prepared),
-        validation_data=(prepared.splits["validation"].x, prepared.splits["validation"].y),
+        training_data(config.train, prepared, teachers),
+        validation_data=(validation.x, np.eye(len(prepared.contract.class_names), dtype=np.float32)[validation.y]
+                         if teachers else validation.y),
         epochs=config.train.epochs,
         callbacks=_callbacks(run, config, prepared),
         verbose=0 if quiet else 1 if sys.stdout.isatty() else 2,
@@ -143,6 +147,9 @@ def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     for sensor in ("gyro", "acc"):
         bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
     rotation_triads(prepared.contract, config.train.augment_rotation)
+    if config.train.distill and prepared.contract.task == "regression":
+        raise ValueError(f"train.distill = {config.train.distill}: distillation teaches class probabilities; "
+                         "a regression run has none (set it to 0)")
     return prepared
 
 
@@ -157,26 +164,28 @@ def _compiled_model(config: RunConfig, prepared: Prepared) -> keras.Model:
     schedule = keras.optimizers.schedules.CosineDecay(config.train.learning_rate, config.train.epochs * steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss=config.train.loss if regression else "sparse_categorical_crossentropy",
+        loss=config.train.loss if regression else "categorical_crossentropy" if config.train.distill
+        else "sparse_categorical_crossentropy",
         metrics=["mae"] if regression else ["accuracy"],
     )
     return model
 
 
-def training_data(config: TrainConfig, prepared: Prepared):
-    """Shuffled, class-weighted (as sample weights), augmented batches of the training split."""
+def training_data(config: TrainConfig, prepared: Prepared, teachers: list = ()):
+    """Shuffled, class-weighted (as sample weights), augmented batches of the training split, labelled by
+    the teachers' mean output if there are teachers (train/distill.py)."""
     import tensorflow as tf
 
     train, contract = prepared.splits["train"], prepared.contract
     weights = None if contract.task == "regression" else class_weight_map(config, train.y, contract.class_names)
     sample_weight = np.ones(len(train), np.float32) if weights is None else np.array([weights[c] for c in train.y], np.float32)
-    return (
+    batches = (
         tf.data.Dataset.from_tensor_slices((train.x, train.y, sample_weight))
         .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
         .map(augmenter(config, contract))
-        .prefetch(2)
     )
+    return (batches.map(soft_targets(list(teachers))) if teachers else batches).prefetch(2)
 
 
 def _callbacks(run: Path, config: RunConfig, prepared: Prepared) -> list:

@@ -29,6 +29,7 @@ class TrainConfig:
     augment_acc_bias: float = 0.0  # g: the same for the accelerometer (an uncalibrated MEMS part's offset)
     augment_rotation: float = 0.0  # degrees: the sensor turned by up to this about a random axis, per window
     augment_speed: float = 0.0  # each window's motion played 1 +- this times as fast (another wearer's pace)
+    distill: int = 0  # K > 0: train K teachers (seeds seed..seed+K-1), then this model on their mean outputs
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
     loss: str = "mse"  # regression only: "mse" or "mae"
     output_activation: str = "linear"  # regression only: "linear" or "relu"
@@ -46,7 +47,7 @@ def _train_problems(c: TrainConfig) -> list[str]:
     """What train/config.py's `checked` (types, finite, not negative) leaves: lower bounds and choices."""
     bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", c.batch_size >= 1, "at least 1"),
               ("learning_rate", c.learning_rate > 0, "above 0"), ("augment_scale", c.augment_scale < 1, "below 1"),
-              ("augment_speed", c.augment_speed <= 0.5, "at most 0.5"),
+              ("augment_speed", c.augment_speed <= 0.5, "at most 0.5"), ("distill", c.distill <= 8, "at most 8 (teachers)"),
               ("augment_rotation", c.augment_rotation <= 180, "at most 180 (degrees)")]
     choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
                "output_activation": ("linear", "relu")}

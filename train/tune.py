@@ -19,12 +19,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
 from train.run import RunError, is_finished, load, run_folder, stored_recipe
 from train.run_config import RunConfig
-from train.tune_report import cv_markdown, final_markdown, progress_line, summarise
+from train.tune_report import cv_markdown, figures, final_markdown, progress_line, summarise
 
 
 def folds(subjects: list[str], k: int) -> list[list[str]]:
@@ -84,22 +86,53 @@ def score_split(run: Path, split: str) -> dict:
             "robustness": robustness(keras_predictor(model), contract, raw[split], windows.y)}
 
 
-def cross_validate(config: RunConfig, k: int, folder: Path) -> dict:
-    """Train and score each fold into `folder`; write and return cv.json's content (cv.md beside it)."""
+def cross_validate(config: RunConfig, k: int, folder: Path, seeds: int = 1) -> dict:
+    """Train and score each fold, with `seeds` seeds each, into `folder`; write and return cv.json's content
+    (cv.md beside it). With several seeds, each fold's seed models averaged (their softmax outputs) are scored too."""
     cv_subjects, test = split_of(prepare(config.data).summary)
     groups = folds(cv_subjects, k)  # a bad --cv is refused before anything is written
+    if seeds < 1:
+        raise ValueError(f"--cv-seeds {seeds}: give at least 1")
     folder.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, ensembles = [], []
     for i, subjects in enumerate(groups, 1):
         fold_config = with_values(config, "data", test_subjects=test, validation_subjects=subjects)
-        run, how = trained(fold_config, f"fold{i}", folder)
-        results.append({"fold": i, **score_split(run, "validation")})
-        print(progress_line(f"fold {i}/{k}", results[-1], how), file=sys.stderr, flush=True)
-    report = {"recipe": config.to_dict(), "k": k, "cv_subjects": cv_subjects, "test_subjects_held_out": test,
-              "folds": results, **summarise(results)}
+        fold_runs = []
+        for seed in range(config.train.seed, config.train.seed + seeds):
+            name = f"fold{i}" if seed == config.train.seed else f"fold{i}-seed{seed}"  # seed 0's runs predate seeds
+            run, how = trained(with_values(fold_config, "train", seed=seed), name, folder)
+            fold_runs.append(run)
+            results.append({"fold": i, "seed": seed, **score_split(run, "validation")})
+            print(progress_line(f"fold {i}/{k}, seed {seed}", results[-1], how), file=sys.stderr, flush=True)
+        if seeds > 1:
+            ensembles.append({"fold": i, **ensemble_split(fold_runs, "validation")})
+    report = {"recipe": config.to_dict(), "k": k, "seeds": seeds, "cv_subjects": cv_subjects,
+              "test_subjects_held_out": test, "folds": results, **summarise(results),
+              "lowest_worst_subject_accuracy": min(figures(r)["worst_subject_accuracy"] for r in results)}
+    if ensembles:
+        report["seed_ensemble"] = {"folds": ensembles, **summarise(ensembles)}
     atomic_write(folder / "cv.json", json.dumps(report, indent=2))
     atomic_write(folder / "cv.md", cv_markdown(report))
     return report
+
+
+def ensemble_split(runs: list[Path], split: str) -> dict:
+    """The runs' float models averaged (mean of their softmax outputs) on one split of their shared data:
+    accuracy, macro-F1 and per-subject accuracy. What a seed ensemble would gain, from runs already trained."""
+    from train.evaluate import prepare_raw
+    from train.metrics import classification_report, per_subject
+
+    loaded = [load(run) for run in runs]
+    config, contract, _ = loaded[0]
+    if any(c.to_json() != contract.to_json() for _, c, _ in loaded):
+        raise RunError(f"{runs[0].parent}: the seeds' runs have different contracts; they cannot be averaged")
+    windows = prepare_raw(config.data, contract)[0].splits[split]
+    probabilities = np.mean([model.predict(windows.x, batch_size=512, verbose=0) for _, _, model in loaded], axis=0)
+    predicted = probabilities.argmax(axis=1)
+    metrics = classification_report(windows.y, predicted, contract.class_names)
+    return {"runs": [run.name for run in runs], "subjects": subject_order(windows.subjects.tolist()),
+            "windows": len(windows), "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "per_subject": per_subject(windows.y, predicted, windows.subjects), "robustness": {}}
 
 
 def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
@@ -119,8 +152,8 @@ def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
     return report
 
 
-def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: int | None = None
-         ) -> tuple[Path, dict, dict | None]:
+def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: int | None = None,
+         cv_seeds: int = 1) -> tuple[Path, dict, dict | None]:
     """Cross-validate the recipe into RUNS/tune-NAME, then (given final_seeds) its final test-subject runs."""
     folder = run_folder(runs, f"tune-{name}")
     if config.data.target_column is not None or config.data.target is not None:
@@ -128,5 +161,5 @@ def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: in
                          "target_column) is not supported yet")
     if final_seeds is not None and final_seeds < 1:
         raise ValueError(f"--seeds {final_seeds}: give at least 1")
-    cv = cross_validate(config, k, folder)
+    cv = cross_validate(config, k, folder, cv_seeds)
     return folder, cv, final(config, final_seeds, folder, cv) if final_seeds else None

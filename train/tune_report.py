@@ -66,17 +66,32 @@ def _recipe_lines(recipe: dict) -> list[str]:
 
 
 def cv_markdown(report: dict) -> str:
-    headers = ["fold", "held-out subjects", "windows"] + [title for _, title, _ in SHOWN]
-    rows = [[str(f["fold"]), " ".join(f["subjects"]), str(f["windows"])] + _row(figures(f)) for f in report["folds"]]
-    rows.append(["mean ± sd", "", ""] + _spread_row(report["mean"], report["std"]))
+    headers = ["fold", "seed", "held-out subjects", "windows"] + [title for _, title, _ in SHOWN]
+    rows = [[str(f["fold"]), str(f.get("seed", "")), " ".join(f["subjects"]), str(f["windows"])] + _row(figures(f))
+            for f in report["folds"]]
+    rows.append(["mean ± sd", "", "", ""] + _spread_row(report["mean"], report["std"]))
     return "\n".join([
         f"# Cross-validation: {report['k']} folds over the subjects outside the test split", "",
         *_recipe_lines(report["recipe"]),
         f"Each fold trains the recipe on the other folds' subjects and scores the final float model on its own, "
         f"at the end of training (drops in accuracy points against that fold's clean figure). The test subjects "
         f"({' '.join(report['test_subjects_held_out'])}) are in no fold and were not scored.", "",
-        markdown_table(headers, rows), "",
+        markdown_table(headers, rows), "", *_ensemble_lines(report),
     ])
+
+
+def _ensemble_lines(report: dict) -> list[str]:
+    """Each fold's seeds averaged: how much of the spread above is the seeds', and what averaging them buys."""
+    if "seed_ensemble" not in report:
+        return []
+    ensemble = report["seed_ensemble"]
+    shown = SHOWN[:3]
+    rows = [[str(f["fold"]), " ".join(f["runs"])] + [_cell(figures(f)[n], p) for n, _, p in shown] for f in ensemble["folds"]]
+    rows.append(["mean ± sd", ""] + [f"{_cell(ensemble['mean'][n], p)} ± {_cell(ensemble['std'][n], p)}" for n, _, p in shown])
+    return [f"Each fold's {report['seeds']} seeds averaged (the mean of their softmax outputs), the same held-out "
+            f"subjects; the lowest worst subject of any single seed above: "
+            f"{100 * report['lowest_worst_subject_accuracy']:.2f}%.", "",
+            markdown_table(["fold", "runs averaged"] + [title for _, title, _ in shown], rows), ""]
 
 
 def final_markdown(report: dict) -> str:
