@@ -65,6 +65,32 @@ def test_har_tune_cross_validates_a_tiny_recipe_and_resumes(tmp_path, capsys):
     assert (folder / "fold1" / "model.keras").stat().st_mtime_ns == trained_at
 
 
+@pytest.mark.slow
+def test_cv_seeds_train_each_fold_with_each_seed_and_score_the_seeds_averaged(tmp_path):
+    from har import main
+    from train.evaluate import prepare_raw
+    from train.metrics import classification_report
+    from train.run import load
+
+    args = ["tune", "--cv", "2", "--cv-seeds", "2", "--set", "model.filters=[4,8]", "--set", "model.kernels=[5,5]",
+            "--epochs", "1", "--runs", str(tmp_path), "--name", "seeds"]
+    assert main(args) == 0
+    folder = tmp_path / "tune-seeds"
+    report = json.loads((folder / "cv.json").read_text())
+    assert [(f["fold"], f["seed"], f["run"]) for f in report["folds"]] == [
+        (1, 0, "fold1"), (1, 1, "fold1-seed1"), (2, 0, "fold2"), (2, 1, "fold2-seed1")]
+    worst = [min(s["accuracy"] for s in f["per_subject"].values()) for f in report["folds"]]
+    assert report["lowest_worst_subject_accuracy"] == min(worst)
+    ensemble = report["seed_ensemble"]["folds"][0]
+    assert ensemble["runs"] == ["fold1", "fold1-seed1"]
+    loaded = [load(folder / name) for name in ensemble["runs"]]
+    windows = prepare_raw(loaded[0][0].data, loaded[0][1])[0].splits["validation"]
+    mean = sum(model.predict(windows.x, verbose=0) for _, _, model in loaded) / 2
+    expected = classification_report(windows.y, mean.argmax(axis=1), loaded[0][1].class_names)
+    assert ensemble["accuracy"] == pytest.approx(expected["accuracy"]) and ensemble["windows"] == len(windows)
+    assert "seeds averaged" in (folder / "cv.md").read_text()
+
+
 def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
     from har import main
 
