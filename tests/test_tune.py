@@ -124,3 +124,10 @@ def test_recipes_scored_against_the_default_of_their_time_get_the_rules_verdict(
     assert verdicts["sturdier"].endswith("clearly less hurt by sensor errors): adopted, and replaced since by the next round's")
     assert verdicts["higher"].endswith("(higher macro-F1), not adopted: another recipe was")
     assert verdicts["far"].startswith("lower macro-F1")  # sturdier, but outside the spread
+
+
+def test_no_seeds_per_fold_is_refused_before_anything_is_written(tmp_path, capsys):
+    from har import main
+
+    assert main(["tune", "--cv-seeds", "0", "--runs", str(tmp_path)]) == 2
+    assert "--cv-seeds 0: give at least 1" in capsys.readouterr().err and not any(tmp_path.iterdir())
