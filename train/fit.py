@@ -117,7 +117,7 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     teachers = teacher_models(config, run) if config.train.distill else []
     keras.utils.set_random_seed(config.train.seed)
     model = _compiled_model(config, prepared)
-    if resuming:
+    if resuming and any((run / "backup").glob("*")):  # (a run with finished teachers only starts its own fit)
         print(f"resuming {run} from its last completed epoch", file=sys.stderr)
     validation = prepared.splits["validation"]
     model.fit(
