@@ -65,6 +65,7 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     from train.evaluate import evaluate_run
     from train.fit import RunConfig, train_run
     from train.models import keras
+    from train.run import is_finished, stored_recipe
 
     plan = [("cnn", s) for s in range(seeds)] + [("mlp", 0), ("lstm", 0), ("convlstm", 0)]
     results = []
@@ -72,13 +73,19 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
         config = load_config(CONFIG)
         if family != config["model"].get("family"):
             config["model"] = {"family": family}  # that family's defaults (train/models.py)
+            config["train"]["distill"] = 0  # one model each: the families compare architectures
         config["train"]["seed"] = seed
         if quick:
             config["train"]["epochs"] = 2
         keras.backend.clear_session()
         name = f"{family}-seed{seed}"
-        print(f"bench: training {name}", flush=True)
-        run = train_run(RunConfig.from_dict(config), name, runs, overwrite=True)
+        recipe = RunConfig.from_dict(config)
+        if is_finished(runs / name) and stored_recipe(runs / name) == json.loads(json.dumps(recipe.to_dict())):
+            print(f"bench: {name} is a finished run of this recipe; reused", flush=True)
+            run = runs / name
+        else:
+            print(f"bench: training {name}", flush=True)
+            run = train_run(recipe, name, runs, overwrite=True)
         metrics = evaluate_run(run)
         row = {k: metrics[k] for k in ("run", "family", "accuracy", "macro_f1", "params", "macs", "fit_seconds", "best_epoch")}
         report = convert_run(run, runs / f"{name}.tflite", max_drop=100.0, max_class_drop=100.0)  # report the drop, never refuse here
