@@ -82,6 +82,11 @@ def _models(training: list[dict]) -> list[str]:
                 f"min {min(values):.4g}{unit}, max {max(values):.4g}{unit}.  "
             )
         lines.append(f"Ops of the default CNN: {', '.join(cnn[0]['ops'])}.")
+    distilled = [r for r in training if r.get("teachers")]
+    if distilled:
+        lines += ["", f"Each default CNN is distilled from {distilled[0]['teachers']} teachers of its recipe "
+                  "(`train.distill`; seeds seed .. seed+2): its fit time includes theirs. The other families are "
+                  "single models."]
     return lines
 
 

@@ -113,8 +113,8 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     atomic_write(run / "config.json", json.dumps(resolved, indent=2))
     atomic_write(run / "contract.json", prepared.contract.to_json())
     atomic_write(run / "data_summary.json", json.dumps(prepared.summary, indent=2))
-    start = time.perf_counter()
     teachers = teacher_models(config, run) if config.train.distill else []
+    start = time.perf_counter()  # this model's own fit; each teacher's is in its own training.json
     keras.utils.set_random_seed(config.train.seed)
     model = _compiled_model(config, prepared)
     if resuming and any((run / "backup").glob("*")):  # (a run with finished teachers only starts its own fit)
