@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # name -> (label, options over the built-in defaults, which are the previous default recipe). Each candidate
 # pins what configs/default.toml has changed since it was scored, so its finished runs are reused.
-CONFIG = ["--config", str(REPO / "configs" / "default.toml")]
+CONFIG = ["--config", str(REPO / "configs" / "default.toml"), "--set", "train.distill=0"]  # the recipes before distillation
 ROTATION = [*CONFIG, "--set", "train.epochs=30"]  # the recipes before 60 epochs
 DEFAULT = [*ROTATION, "--set", "train.augment_rotation=0"]  # the recipes before rotation augmentation
 BEFORE = ["--set", "model.kernels=[3,3,3]"]  # the kernels before "fine-acc-kernel5" (a later --set wins)
@@ -111,7 +111,7 @@ def measure(runs: str | Path) -> dict:
         final = ["--final", "--seeds", str(SEEDS)] if name == CHOSEN else []
         command = _tune(runs, name, extra + final)
         if har(command) != 0:
-            raise RuntimeError(f"har {' '.join(command)} failed")
+            raise ValueError(f"har {' '.join(command)} failed")
         cv = json.loads((runs / f"tune-{name}" / "cv.json").read_text())
         shown = " ".join("RUNS" if a == str(runs) else a.replace(f"{REPO}/", "") for a in command)
         out["candidates"][label] = {"command": f"har {shown}", "mean": cv["mean"], "std": cv["std"],

@@ -40,6 +40,14 @@ def test_a_distilled_run_trains_its_teachers_with_their_own_seeds_then_itself(tm
     assert json.loads((run / "config.json").read_text())["train"]["distill"] == 2
     assert (run / "training.json").is_file() and "training teacher 2/2 (seed 4)" in capsys.readouterr().err
 
+    contract = json.loads((teachers[1] / "contract.json").read_text())  # a teacher reading other inputs
+    contract["norm_std"][0] *= 2
+    (teachers[1] / "contract.json").write_text(json.dumps(contract))
+    (run / "training.json").unlink()  # the student unfinished: it loads its teachers again
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "seed4: its contract.json differs" in err and "Traceback" not in err
+
 
 def test_distilling_a_regression_run_is_refused_before_a_run_folder_exists(tmp_path, capsys):
     from har import main

@@ -13,13 +13,15 @@ import json
 import sys
 from pathlib import Path
 
+from device_runtime.contract import Contract
 from train.run_config import RunConfig
 
 TEACHERS = "teachers"  # the folder, inside the student's run, that holds its teachers' runs
 
 
-def teacher_models(config: RunConfig, run: Path) -> list:
-    """Train (or resume, or find finished) the run's K teachers in RUN/teachers/seedS; their Keras models."""
+def teacher_models(config: RunConfig, run: Path, contract: Contract) -> list:
+    """Train (or resume, or find finished) the run's K teachers in RUN/teachers/seedS; their Keras models,
+    each checked to read the run's own inputs (`contract`)."""
     from train.fit import train_run
     from train.models import keras
     from train.run import RunError, is_finished, load, run_folder, stored_recipe
@@ -36,7 +38,14 @@ def teacher_models(config: RunConfig, run: Path) -> list:
             keras.backend.clear_session()
             train_run(teacher, folder.name, folder.parent, quiet=True)
         folders.append(folder)
-    return [load(folder)[2] for folder in folders]
+    models = []
+    for folder in folders:
+        _, taught, model = load(folder)
+        if taught.to_json() != contract.to_json():
+            raise RunError(f"{folder}: its contract.json differs from {run / 'contract.json'}; a teacher must read "
+                           "the same inputs as its student (retrain the run with --overwrite)")
+        models.append(model)
+    return models
 
 
 def soft_targets(models: list):

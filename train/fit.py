@@ -113,7 +113,7 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     atomic_write(run / "config.json", json.dumps(resolved, indent=2))
     atomic_write(run / "contract.json", prepared.contract.to_json())
     atomic_write(run / "data_summary.json", json.dumps(prepared.summary, indent=2))
-    teachers = teacher_models(config, run) if config.train.distill else []
+    teachers = teacher_models(config, run, prepared.contract) if config.train.distill else []
     start = time.perf_counter()  # this model's own fit; each teacher's is in its own training.json
     keras.utils.set_random_seed(config.train.seed)
     model = _compiled_model(config, prepared)

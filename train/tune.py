@@ -10,8 +10,9 @@ the end of training on its held-out subjects: accuracy, macro-F1, per-subject ac
 robustness report's cases (train/robustness.py), with the float model: a recipe choice can weigh every sensor
 error without the test subjects.
 
-RUNS/tune-NAME/ holds foldI and final-seedS run folders (train/run.py), cv.json/.md and final.json/.md
-(train/tune_report.py). A finished run folder of the same recipe is scored again, never retrained.
+RUNS/tune-NAME/ holds foldI run folders (and foldI-seedS for each further seed of --cv-seeds), final-seedS
+ones (train/run.py), cv.json/.md and final.json/.md (train/tune_report.py). A finished run folder of the same
+recipe is scored again, never retrained.
 """
 from __future__ import annotations
 
