@@ -65,7 +65,7 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     from train.evaluate import evaluate_run
     from train.fit import RunConfig, train_run
     from train.models import keras
-    from train.run import is_finished, stored_recipe
+    from train.run import is_finished, same_recipe
 
     plan = [("cnn", s) for s in range(seeds)] + [("mlp", 0), ("lstm", 0), ("convlstm", 0)]
     results = []
@@ -80,7 +80,7 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
         keras.backend.clear_session()
         name = f"{family}-seed{seed}"
         recipe = RunConfig.from_dict(config)
-        if is_finished(runs / name) and stored_recipe(runs / name) == json.loads(json.dumps(recipe.to_dict())):
+        if is_finished(runs / name) and same_recipe(runs / name, recipe):
             print(f"bench: {name} is a finished run of this recipe; reused", flush=True)
             run = runs / name
         else:

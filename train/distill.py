@@ -9,7 +9,6 @@ ensemble's outputs are taught to a single network of the recipe's own size and c
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -24,13 +23,13 @@ def teacher_models(config: RunConfig, run: Path, contract: Contract) -> list:
     each checked to read the run's own inputs (`contract`)."""
     from train.fit import train_run
     from train.models import keras
-    from train.run import RunError, is_finished, load, run_folder, stored_recipe
+    from train.run import RunError, is_finished, load, run_folder, same_recipe
 
     folders = []
     for seed in range(config.train.seed, config.train.seed + config.train.distill):
         teacher = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed, distill=0))
         folder = run_folder(run / TEACHERS, f"seed{seed}")
-        if is_finished(folder) and stored_recipe(folder) != json.loads(json.dumps(teacher.to_dict())):
+        if is_finished(folder) and not same_recipe(folder, teacher):
             raise RunError(f"{folder}: a teacher of another recipe; retrain the run with --overwrite")
         if not is_finished(folder):
             print(f"training teacher {len(folders) + 1}/{config.train.distill} (seed {seed}) into {folder}",

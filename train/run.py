@@ -138,6 +138,11 @@ def stored_recipe(run: Path) -> dict | None:
         return None
 
 
+def same_recipe(run: Path, config: RunConfig) -> bool:
+    """Whether the run folder holds a run of exactly this recipe (as this version reads both)."""
+    return stored_recipe(run) == json.loads(json.dumps(config.to_dict()))
+
+
 def read_config(run: Path) -> RunConfig:
     """The run's config.json, validated: a damaged or crafted one is an error naming the file."""
     path = run / "config.json"

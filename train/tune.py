@@ -25,7 +25,7 @@ import numpy as np
 from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
-from train.run import RunError, is_finished, load, run_folder, stored_recipe
+from train.run import RunError, is_finished, load, run_folder, same_recipe
 from train.run_config import RunConfig
 from train.tune_report import cv_markdown, figures, final_markdown, progress_line, summarise
 
@@ -59,16 +59,12 @@ def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
     from train.models import keras
 
     run = run_folder(folder, name)
-    if (run / "config.json").is_file() and not _same_recipe(run, config):
+    if (run / "config.json").is_file() and not same_recipe(run, config):
         raise RunError(f"{run}: holds a run of another recipe; give this recipe its own --name")
     if is_finished(run):
         return run, "already trained"
     keras.backend.clear_session()  # one graph per run, not all of them in memory
     return train_run(config, name, folder, quiet=True), "trained"
-
-
-def _same_recipe(run: Path, config: RunConfig) -> bool:
-    return stored_recipe(run) == json.loads(json.dumps(config.to_dict()))
 
 
 def score_split(run: Path, split: str) -> dict:
