@@ -87,6 +87,12 @@ def _models(training: list[dict]) -> list[str]:
         lines += ["", f"Each default CNN is distilled from {distilled[0]['teachers']} teachers of its recipe "
                   "(`train.distill`; seeds seed .. seed+2): its fit time includes theirs. The other families are "
                   "single models."]
+    joined = [r for r in training if r.get("members", 1) > 1]
+    if joined:
+        count = joined[0]["members"]
+        lines += ["", f"Each default CNN averages {count} networks of its recipe (`model.members`; seeds seed .. "
+                  f"seed+{count - 1}), each trained as a run of its own: its fit time is theirs together, its "
+                  "parameters, MACs and size are all of theirs. The other families are single networks."]
     return lines
 
 

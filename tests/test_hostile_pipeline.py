@@ -168,6 +168,8 @@ def test_damaged_finished_marker(har, tmp_path):
     ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
     ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
     ('{"train": {"distill": 9}}', "distill"),
+    ('{"model": {"members": 1e9}}', "members"),
+    ('{"model": {"members": 2}, "train": {"distill": 2}}', "members"),
 ])
 def test_garbage_config_json(har, tmp_path, config, message):
     run = crafted_run(tmp_path / "run", **{"config.json": config})

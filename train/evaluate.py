@@ -65,6 +65,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "final", with_robustness: b
     metrics.update(
         run=run.name,
         family=config.family if checkpoint == "final" else f"{config.family}, best checkpoint",
+        members=config.members,
         params=int(model.count_params()),
         macs=count_macs(model),
         test_subjects=subject_order(test.subjects.tolist()),
@@ -109,7 +110,9 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
     ]
     if metrics.get("params"):
         lines.append(f"Parameters: {metrics['params']:,}; MACs per inference: {metrics['macs']:,}.")
-    if "fit_seconds" in metrics:
+    if metrics.get("final_model") == "members":
+        lines.append(f"Training: the average of {metrics['members']} networks, each its own run in members/.")
+    elif "fit_seconds" in metrics:
         lines.append(
             f"Training: {metrics['fit_seconds']:.0f} s, {metrics['epochs']} epochs; final model: "
             f"{metrics['final_model']} (best validation epoch {metrics['best_epoch']})."

@@ -30,6 +30,7 @@ from device_runtime.files import atomic_write
 from train.augment import augmenter, rotation_triads
 from train.data.dataset import Prepared, prepare
 from train.distill import soft_targets, teacher_models
+from train.ensemble import join_members
 from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
 from train.robustness import bias_scale
@@ -113,6 +114,8 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     atomic_write(run / "config.json", json.dumps(resolved, indent=2))
     atomic_write(run / "contract.json", prepared.contract.to_json())
     atomic_write(run / "data_summary.json", json.dumps(prepared.summary, indent=2))
+    if config.members > 1:
+        return _joined_run(config, run, prepared)
     teachers = teacher_models(config, run, prepared.contract) if config.train.distill else []
     start = time.perf_counter()  # this model's own fit; each teacher's is in its own training.json
     keras.utils.set_random_seed(config.train.seed)
@@ -137,6 +140,14 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     finish(run, {"fit_seconds": fit_seconds, "best_epoch": best_epoch, "epochs": epochs_done,
                  "final_model": config.train.final_model})
     shutil.rmtree(run / "backup", ignore_errors=True)
+    return run
+
+
+def _joined_run(config: RunConfig, run: Path, prepared: Prepared) -> Path:
+    """A run of several networks: no fit of its own, its members' runs joined (train/ensemble.py)."""
+    save_keras(join_members(config, run, prepared.contract), run / "model.keras")
+    finish(run, {"fit_seconds": 0.0, "best_epoch": 0, "epochs": config.train.epochs, "final_model": "members",
+                 "members": config.members})  # each member's fit, best epoch and checkpoints are in its own run
     return run
 
 

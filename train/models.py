@@ -124,15 +124,30 @@ def build_model(
 ) -> keras.Model:
     """`target` (a regression contract's): the head predicts (value - offset) / scale and a last, weightless
     layer turns it into the value, so Keras reports in the target's unit; the .tflite export leaves it out
-    and the devices apply the contract's scale and offset instead."""
+    and the devices apply the contract's scale and offset instead. `params["members"]` = K > 1: K copies of
+    the network, named member1 .. memberK, their outputs averaged (train/ensemble.py trains each apart)."""
+    settings = dict(params or {})
+    members = settings.pop("members", 1)
+    inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
+    if members == 1:
+        return keras.Model(inputs, _network(family, inputs, n_outputs, settings, head, channel_names, target), name=family)
+    networks = []
+    for i in range(1, members + 1):
+        member_inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
+        outputs = _network(family, member_inputs, n_outputs, settings, head, channel_names, target)
+        networks.append(keras.Model(member_inputs, outputs, name=f"member{i}")(inputs))
+    return keras.Model(inputs, layers.Average(name="members_mean")(networks), name=f"{family}_members")
+
+
+def _network(family: str, inputs, n_outputs: int, params: dict, head: str, channel_names: list[str] | None,
+             target: dict | None):
     if family not in FAMILIES:
         raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
     settings = dict(DEFAULTS[family])
-    unknown = set(params or {}) - set(settings)
+    unknown = set(params) - set(settings)
     if unknown:
-        raise ValueError(f"[model] unknown keys {sorted(unknown)} for {family}; known: {sorted(settings)}")
-    settings.update(params or {})
-    inputs = keras.Input(shape=(window, channels), batch_size=batch_size, name="window")
+        raise ValueError(f"[model] unknown keys {sorted(unknown)} for {family}; known: {sorted(settings)} and members")
+    settings.update(params)
     if family == "cnn":
         settings["channel_names"] = channel_names
     try:
@@ -142,7 +157,7 @@ def build_model(
         raise ValueError(f"[model] {shown} does not build a {family}: {str(error)[:300]}") from None
     if target:
         outputs = layers.Rescaling(target["scale"], target["offset"], name="target_units")(outputs)
-    return keras.Model(inputs, outputs, name=family)
+    return outputs
 
 
 def count_macs(model: keras.Model) -> int:
@@ -150,7 +165,9 @@ def count_macs(model: keras.Model) -> int:
     dominate; pooling, BatchNorm (folded at conversion) and activations are left out."""
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, layers.SeparableConv2D):  # k taps per input channel, then a 1x1 mix
+        if isinstance(layer, keras.Model):  # a member of an averaged model
+            macs += count_macs(layer)
+        elif isinstance(layer, layers.SeparableConv2D):  # k taps per input channel, then a 1x1 mix
             steps, taps = int(np.prod(layer.output_shape[1:-1])), int(np.prod(layer.kernel_size))
             macs += steps * layer.input_shape[-1] * (taps + layer.output_shape[-1])
         elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):

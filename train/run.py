@@ -22,6 +22,7 @@ from device_runtime.contract import Contract
 from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
 from train.distill import TEACHERS
+from train.ensemble import MEMBERS
 from train.run_config import RunConfig
 
 MARKER = ".har-run"  # written when `har train` creates the folder
@@ -87,7 +88,8 @@ def _state(run: Path, config: dict) -> str:
         return "finished"
     if stored_recipe(run) != json.loads(json.dumps(config)):
         return "another config"
-    return "resume" if any((run / "backup").glob("*")) or any((run / TEACHERS).glob("*")) else "restart"
+    return "resume" if any((run / "backup").glob("*")) or any((run / TEACHERS).glob("*")) \
+        or any((run / MEMBERS).glob("*")) else "restart"
 
 
 def is_finished(run: Path) -> bool:

@@ -9,6 +9,7 @@ from train.config import checked
 from train.data.dataset import DataConfig
 
 FAMILIES = ("cnn", "mlp", "lstm", "convlstm")
+MAX_MEMBERS = 8  # networks averaged in one model (model.members), as many as teachers (train.distill)
 
 
 @dataclass
@@ -74,7 +75,21 @@ class RunConfig:
         family = model.pop("family", "cnn")
         if family not in FAMILIES:
             raise ValueError(f"[model] family '{family}' is not one of {FAMILIES}")
-        return cls(DataConfig.from_dict(config.get("data", {})), TrainConfig.from_dict(config.get("train", {})), family, model)
+        members = model.get("members", 1)
+        if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= MAX_MEMBERS:
+            raise ValueError(f"[model] members = {members!r}: must be a whole number from 1 to {MAX_MEMBERS}")
+        if members == 1:  # one network: the recipe as it was before members existed, so its runs stay its own
+            model.pop("members", None)
+        train = TrainConfig.from_dict(config.get("train", {}))
+        if train.distill and members > 1:
+            raise ValueError(f"train.distill = {train.distill} and model.members = {members}: a model of several "
+                             "networks is not distilled; set one of them (train.distill = 0 or model.members = 1)")
+        return cls(DataConfig.from_dict(config.get("data", {})), train, family, model)
+
+    @property
+    def members(self) -> int:
+        """How many networks the model averages (train/ensemble.py); 1: one network."""
+        return self.model.get("members", 1)
 
     def to_dict(self) -> dict:
         return {"data": asdict(self.data), "model": {"family": self.family, **self.model}, "train": asdict(self.train)}
