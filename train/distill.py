@@ -3,8 +3,10 @@ seed .. seed+K-1, no distillation) into RUN/teachers/, then trains the run's own
 softmax outputs on every augmented training batch.
 
 Why: models of one recipe that differ only in their seed disagree most on the people least like the training
-subjects, and averaging them removes much of that disagreement; a device has room for one small model, so the
-ensemble's outputs are taught to a single network of the recipe's own size and cost.
+subjects, and averaging them removes much of that disagreement. `model.members` ships the average itself
+(train/ensemble.py) at K times the flash and instructions; where a device has room or time for one network
+only, the ensemble's outputs are taught to a single network of the recipe's own size and cost. On the CV
+folds the student kept less of the ensemble's gain than the average in one model (BENCHMARKS.md).
 """
 from __future__ import annotations
 
