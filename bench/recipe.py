@@ -74,7 +74,7 @@ CANDIDATES = {
                                        [*CONFIG, "--set", "train.epochs=60", "--set", "model.dropout=0.2", *SEEDED]),
     "distill3": ("60 epochs, distilled from 3 seeds' models",
                  [*CONFIG, "--set", "train.epochs=60", "--set", "train.distill=3", *SEEDED]),
-    "members3": ("60 epochs, 3 seeds' networks averaged in one model (3 times the flash and instructions)",
+    "members3": ("60 epochs, 3 seeds' networks averaged in one model",
                  [*CONFIG, "--set", "train.epochs=60", "--set", "model.members=3", *SEEDED]),
 }
 # Each round: its name, the default of its time, and the candidates scored against that default.
