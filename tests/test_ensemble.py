@@ -59,3 +59,14 @@ def test_distilling_a_model_of_several_networks_is_refused_before_a_run_folder_e
                    "--epochs", "1"])
     err = capsys.readouterr().err
     assert status == 2 and "model.members = 2" in err and "Traceback" not in err and not any(tmp_path.iterdir())
+
+
+def test_the_best_checkpoint_of_a_model_of_several_networks_is_refused_naming_the_members_own(tmp_path):
+    from hostile_support import TINY_RUN, crafted_run
+
+    from train.run import RunError, check
+
+    recipe = json.dumps(RunConfig.from_dict({**TINY_RUN, "model": {"family": "mlp", "members": 2}}).to_dict())
+    run = crafted_run(tmp_path / "run", **{"config.json": recipe})
+    with pytest.raises(RunError, match="averages 2 networks.*members/seedS/checkpoints/best.keras"):
+        check(run, "best")

@@ -166,6 +166,9 @@ def check(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, Pa
     if checkpoint not in CHECKPOINTS:
         raise RunError(f"--checkpoint {checkpoint!r}: choose one of {list(CHECKPOINTS)}")
     config, contract = read_config(run), Contract.read(run / "contract.json")
+    if checkpoint == "best" and config.members > 1:
+        raise RunError(f"{run}: averages {config.members} networks, each its own run with its own best checkpoint "
+                       f"({run / MEMBERS}/seedS/checkpoints/best.keras); the run itself has only model.keras")
     _check_keras_file(run / CHECKPOINTS[checkpoint])
     return config, contract, run / CHECKPOINTS[checkpoint]
 
