@@ -50,6 +50,8 @@ def test_a_run_of_two_members_averages_their_own_runs_and_converts_to_one_int8_m
 
     report = convert_run(run, tmp_path / "pair.tflite", max_drop=100.0, max_class_drop=100.0)
     assert {"ADD", "MUL"} <= set(report["ops"]) and report["agreement"]["float_vs_int8_argmax"] > 0.9
+    with pytest.raises(ValueError, match="--qat fine-tunes one network; this model averages 2"):
+        convert_run(run, tmp_path / "qat.tflite", qat_epochs=1)
 
 
 def test_distilling_a_model_of_several_networks_is_refused_before_a_run_folder_exists(tmp_path, capsys):

@@ -131,3 +131,14 @@ def test_no_seeds_per_fold_is_refused_before_anything_is_written(tmp_path, capsy
 
     assert main(["tune", "--cv-seeds", "0", "--runs", str(tmp_path)]) == 2
     assert "--cv-seeds 0: give at least 1" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_a_recipe_over_the_firmware_budget_is_not_adopted_whatever_its_cv_figure():
+    from bench.recipe import CANDIDATES, OVER_BUDGET, _variants
+
+    label = CANDIDATES[next(iter(OVER_BUDGET))][0]
+    figures = {"mean": {"macro_f1": 0.99, "worst_drop_points": 0.1}, "std": {"macro_f1": 0.0, "worst_drop_points": 0.0}}
+    results = {"chosen": "default", "rounds": [{"name": "the default", "against": "default", "scored": [label]}],
+               "candidates": {"default": {"mean": {"macro_f1": 0.9, "worst_drop_points": 1.0},
+                                          "std": {"macro_f1": 0.01, "worst_drop_points": 0.1}}, label: figures}}
+    assert "(higher macro-F1), not adopted: over the firmware budget, its example app needs" in _variants(results)
