@@ -88,10 +88,10 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
             run = train_run(recipe, name, runs, overwrite=True)
         metrics = evaluate_run(run)
         row = {k: metrics[k] for k in ("run", "family", "accuracy", "macro_f1", "params", "macs", "fit_seconds", "best_epoch")}
-        seeds = {kind: [json.loads(t.read_text())["fit_seconds"] for t in sorted(run.glob(f"{kind}/*/training.json"))]
-                 for kind in ("teachers", "members")}
-        row.update(fit_seconds=row["fit_seconds"] + sum(map(sum, seeds.values())),  # the teachers' or members' time
-                   teachers=len(seeds["teachers"]), members=len(seeds["members"]) or 1)
+        helpers = {kind: [json.loads(t.read_text())["fit_seconds"] for t in sorted(run.glob(f"{kind}/*/training.json"))]
+                   for kind in ("teachers", "members")}
+        row.update(fit_seconds=row["fit_seconds"] + sum(map(sum, helpers.values())),  # the teachers' or members' time
+                   teachers=len(helpers["teachers"]), members=len(helpers["members"]) or 1)
         report = convert_run(run, runs / f"{name}.tflite", max_drop=100.0, max_class_drop=100.0)  # report the drop, never refuse here
         row.update(
             seed=seed,
