@@ -165,6 +165,7 @@ def test_damaged_finished_marker(har, tmp_path):
     ('{"model": {"family": "rnn"}}', "family"),
     ('{"train": {"augment_rotation": 1e9}}', "augment_rotation"),
     ('{"train": {"augment_rotation": -5}}', "augment_rotation"),
+    ('{"train": {"augment_rotation_classes": {"WALKING": 1e9}}}', "augment_rotation_classes"),
     ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
     ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
     ('{"train": {"distill": 9}}', "distill"),

@@ -148,6 +148,49 @@ def test_speed_resamples_each_window_at_one_pace_within_the_bound_and_recomputes
     np.testing.assert_allclose(read[:, :, 0], 15 - np.abs(15 - np.abs(at)), atol=1e-4)  # reflected at both ends
 
 
+def _turn_angles(raw: np.ndarray, turned: np.ndarray) -> np.ndarray:
+    """Each window's rotation angle in degrees, from a least-squares fit of the turned accelerometer."""
+    matrices = [np.linalg.lstsq(raw[i, :, :3], turned[i, :, :3], rcond=None)[0] for i in range(len(raw))]
+    return np.degrees(np.arccos(np.clip((np.trace(matrices, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+
+
+@pytest.mark.slow
+def test_each_class_is_turned_by_at_most_its_own_angle():
+    """augment_rotation_classes: class "b"'s windows turn up to 40 degrees, the others up to augment_rotation."""
+    import tensorflow as tf
+
+    from train.augment import augmenter
+
+    rng = np.random.default_rng(2)
+    raw = (rng.normal(size=(400, 16, 6)) * [0.05, 0.05, 0.05, 0.3, 0.3, 0.3] + [0, 0, 1, 0, 0, 0]).astype(np.float32)
+    labels = np.arange(400) % 2
+    plain = contract("rad/s")
+    tf.random.set_seed(0)
+    config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_rotation=5.0, augment_rotation_classes={"b": 40})
+    out = augmenter(config, plain)(tf.constant(plain.normalise(raw)), tf.constant(labels))[0].numpy()
+    angles = _turn_angles(raw, out * np.float32(plain.norm_std) + np.float32(plain.norm_mean))
+    assert angles[labels == 0].max() <= 5.05 and angles[labels == 0].max() > 4.5
+    assert angles[labels == 1].max() <= 40.05 and angles[labels == 1].max() > 36.0
+
+
+def test_class_rotations_are_refused_for_unknown_classes_regression_and_angles_outside_0_180():
+    from train.augment import rotation_limits
+
+    np.testing.assert_allclose(rotation_limits(contract(), TrainConfig(augment_rotation=30, augment_rotation_classes={"a": 90})),
+                               np.radians([90, 30]), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"augment_rotation_classes: \['walk'\] not among the classes \['a', 'b'\]"):
+        rotation_limits(contract(), TrainConfig(augment_rotation_classes={"walk": 60}))
+    regression = Contract(sample_rate_hz=50.0, channels=CHANNELS, units=["g"] * 3 + ["rad/s"] * 3, window=16, stride=8,
+                          class_names=["speed"], norm_mean=[0.0] * 6, norm_std=[1.0] * 6, task="regression")
+    with pytest.raises(ValueError, match="a regression run has none"):
+        rotation_limits(regression, TrainConfig(augment_rotation_classes={"speed": 60}))
+    for bad in ({"a": 200}, {"a": -1}, {"a": "60"}, {"a": True}, {"a": float("nan")}):
+        with pytest.raises(ValueError, match="augment_rotation_classes"):
+            TrainConfig.from_dict({"augment_rotation_classes": bad})
+    with pytest.raises(ValueError, match="augment_rotation_classes"):
+        TrainConfig.from_dict({"augment_rotation_classes": [60]})
+
+
 def test_rotation_without_a_triad_is_refused():
     from train.augment import rotation_triads
 

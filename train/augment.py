@@ -20,8 +20,8 @@ def augmenter(config: TrainConfig, contract: Contract):
 
     bias = tf.constant(bias_scale(contract, "gyro", config.augment_gyro_bias)  # normalised units per channel
                        + bias_scale(contract, "acc", config.augment_acc_bias))
-    physical = [change(contract, size) for change, size in
-                ((rotator, config.augment_rotation), (speeder, config.augment_speed)) if size]
+    physical = [rotator(contract, config)] if rotation_limits(contract, config).any() else []
+    physical += [speeder(contract, config.augment_speed)] if config.augment_speed else []
     to_raw, to_inputs = contract_arithmetic(contract)
 
     def augment(x, y, *rest):
@@ -29,12 +29,12 @@ def augmenter(config: TrainConfig, contract: Contract):
         tells sitting from standing) is kept. A random gyro bias per window (augment_gyro_bias) makes the
         gyro's mean, which real sensors get wrong, useless as a cue; an accelerometer bias (augment_acc_bias)
         teaches that a slightly shifted gravity vector is the same posture; a small random rotation of the
-        sensor (augment_rotation) that a wearer's mount differs from the recordings'; a random pace
-        (augment_speed) that people walk and climb at their own cadence."""
+        sensor (augment_rotation, per class augment_rotation_classes) that a wearer's mount differs from the
+        recordings'; a random pace (augment_speed) that people walk and climb at their own cadence."""
         if physical:
             raw = to_raw(x)
             for change in physical:
-                raw = change(raw)
+                raw = change(raw, y)
             x = to_inputs(raw)
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
@@ -68,6 +68,23 @@ def contract_arithmetic(contract: Contract):
     return (lambda x: x[:, :, :n] * std + mean), to_inputs
 
 
+def rotation_limits(contract: Contract, config: TrainConfig) -> np.ndarray:
+    """The largest turn of each class's training windows, in radians: augment_rotation, or the class's own
+    angle in augment_rotation_classes. Refused (naming the setting) for a class the data does not have, for
+    a regression run (no classes), or if no accelerometer or gyro triad can be turned."""
+    turns = config.augment_rotation_classes
+    if turns and contract.task == "regression":
+        raise ValueError("train.augment_rotation_classes turns the windows of named classes; a regression run has "
+                         "none (use train.augment_rotation)")
+    unknown = sorted(set(turns) - set(contract.class_names))
+    if unknown:
+        raise ValueError(f"train.augment_rotation_classes: {unknown} not among the classes {contract.class_names}")
+    classes = contract.class_names if contract.task == "classification" else [""]
+    degrees = np.array([turns.get(name, config.augment_rotation) for name in classes], np.float64)
+    rotation_triads(contract, float(degrees.max()))
+    return np.radians(degrees).astype(np.float32)
+
+
 def rotation_triads(contract: Contract, degrees: float) -> list[list[int]]:
     """The accelerometer and gyro triads a rotation turns together; refused if there are none or an axis's
     unit differs from its triad's (a rotation mixes the axes)."""
@@ -82,18 +99,22 @@ def rotation_triads(contract: Contract, degrees: float) -> list[list[int]]:
     return triads
 
 
-def rotator(contract: Contract, degrees: float):
-    """Batch of raw windows -> the same windows as if the sensor had been turned by a random angle up to
-    `degrees` about a random axis (one rotation per window, the same for every sensor)."""
+def rotator(contract: Contract, config: TrainConfig):
+    """(raw windows, labels) -> the same windows as if the sensor had been turned by a random angle, up to
+    the window's class's limit (`rotation_limits`), about a random axis (one rotation per window, the same
+    for every sensor)."""
     import tensorflow as tf
 
-    triads = rotation_triads(contract, degrees)
+    per_class = rotation_limits(contract, config)
+    limits = tf.constant(per_class)
+    triads = rotation_triads(contract, 1.0)
     turned_channels = sum(triads, [])
     others = np.array([c for c in range(len(contract.channels)) if c not in turned_channels], np.int32)
     order = np.argsort(turned_channels + others.tolist())  # from [turned triads, others] back to the channels' order
 
-    def rotate(raw):
-        matrices = _random_rotations(tf.shape(raw)[0], np.radians(degrees))
+    def rotate(raw, y):
+        largest = tf.gather(limits, tf.cast(y, tf.int32)) if len(set(per_class)) > 1 else limits[0]
+        matrices = _random_rotations(tf.shape(raw)[0], largest)
         turned = [tf.einsum("btj,bij->bti", tf.gather(raw, t, axis=2), matrices) for t in triads]
         return tf.gather(tf.concat([*turned, tf.gather(raw, others, axis=2)], axis=2), order, axis=2)
 
@@ -109,7 +130,7 @@ def speeder(contract: Contract, fraction: float):
     last = contract.window - 1
     steps = tf.range(contract.window, dtype=tf.float32) - last / 2
 
-    def speed(raw):
+    def speed(raw, y):
         pace = tf.random.uniform((tf.shape(raw)[0], 1), 1 - fraction, 1 + fraction)
         at = tf.abs(last / 2 + steps * pace)  # reflected at the first sample ...
         at = last - tf.abs(last - at)  # ... and at the last
@@ -121,12 +142,13 @@ def speeder(contract: Contract, fraction: float):
     return speed
 
 
-def _random_rotations(batch, largest: float):
+def _random_rotations(batch, largest):
     """(batch, 3, 3) rotation matrices: a uniformly random axis, an angle uniform in [-largest, largest]
-    (Rodrigues' formula)."""
+    (radians: one number, or one per window) (Rodrigues' formula)."""
     import tensorflow as tf
 
     axis = tf.math.l2_normalize(tf.random.normal((batch, 3)), axis=1)
+    largest = tf.reshape(largest, (-1, 1, 1))
     angle = tf.random.uniform((batch, 1, 1), -largest, largest)
     zero = tf.zeros((batch,))
     kx, ky, kz = axis[:, 0], axis[:, 1], axis[:, 2]

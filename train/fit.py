@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.files import atomic_write
-from train.augment import augmenter, rotation_triads
+from train.augment import augmenter, rotation_limits
 from train.data.dataset import Prepared, prepare
 from train.distill import soft_targets, teacher_models
 from train.ensemble import join_members
@@ -157,7 +157,7 @@ def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     a folder that blocks the corrected rerun."""
     for sensor in ("gyro", "acc"):
         bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
-    rotation_triads(prepared.contract, config.train.augment_rotation)
+    rotation_limits(prepared.contract, config.train)
     if config.train.distill and prepared.contract.task == "regression":
         raise ValueError(f"train.distill = {config.train.distill}: distillation teaches class probabilities; "
                          "a regression run has none (set it to 0)")

@@ -29,6 +29,9 @@ class TrainConfig:
     augment_gyro_bias: float = 0.0  # rad/s: a random constant bias per window and gyro axis, up to this size
     augment_acc_bias: float = 0.0  # g: the same for the accelerometer (an uncalibrated MEMS part's offset)
     augment_rotation: float = 0.0  # degrees: the sensor turned by up to this about a random axis, per window
+    # {class name: degrees}: the windows of these classes turned by up to their own angle instead (a walk is a
+    # walk however the sensor sits; a posture is told by where gravity falls on it)
+    augment_rotation_classes: dict = field(default_factory=dict)
     augment_speed: float = 0.0  # each window's motion played 1 +- this times as fast (another wearer's pace)
     distill: int = 0  # K > 0: train K teachers (seeds seed..seed+K-1), then this model on their mean outputs
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
@@ -55,6 +58,10 @@ def _train_problems(c: TrainConfig) -> list[str]:
     problems = [f"{key} = {getattr(c, key)!r}: must be {bound}" for key, ok, bound in bounds if not ok]
     problems += [f"{key} must be one of {list(allowed)}, not {getattr(c, key)!r}"
                  for key, allowed in choices.items() if getattr(c, key) not in allowed]
+    turns = c.augment_rotation_classes
+    if not all(isinstance(d, (int, float)) and not isinstance(d, bool) and math.isfinite(d) and 0 <= d <= 180
+               for d in turns.values()):
+        problems.append(f"augment_rotation_classes = {turns!r}: must be a table of class name = degrees from 0 to 180")
     weights = c.class_weights
     if not (weights in ("balanced", "none") or isinstance(weights, dict) and all(
             isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights.values())):
