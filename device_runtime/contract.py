@@ -23,6 +23,7 @@ TASKS = ("classification", "regression")
 QUANTIZATION_KEYS = ("input_scale", "input_zero_point", "output_scale", "output_zero_point")
 TARGET_KEYS = ("unit", "scale", "offset")
 FINE_MOTION_KEYS = ("channels", "scale", "limit")
+VERTICAL_KEYS = ("channels", "mean", "std")
 MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW, MAX_NAME = 64, 256, 100_000, 64
 
 
@@ -50,6 +51,9 @@ class Contract:
     # extra model inputs after the channels' z-scores (preprocess.fine_motion): {"channels": names, "scale":
     # raw units each, "limit": the clip}; None: none
     fine_motion: dict | None = None
+    # two more inputs after those (preprocess.vertical): {"channels": an x, y, z triad, "mean" and "std": of the
+    # vertical and horizontal acceleration, fitted on training windows}; None: none
+    vertical: dict | None = None
     version: int = CONTRACT_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -60,20 +64,26 @@ class Contract:
 
     def normalise(self, windows: np.ndarray) -> np.ndarray:
         """(..., window, channels) raw units -> z-scores, with the device runtime's own arithmetic."""
-        z = preprocess.normalise(windows, self.norm_mean, self.norm_std)
-        if not self.fine_motion:
-            return z
-        fine = preprocess.fine_motion(windows, self.fine_motion_indices, self.fine_motion["scale"], self.fine_motion["limit"])
-        return np.concatenate([z, fine], axis=-1)
+        parts = [preprocess.normalise(windows, self.norm_mean, self.norm_std)]
+        if self.fine_motion:
+            parts.append(preprocess.fine_motion(windows, self.fine_motion_indices, self.fine_motion["scale"],
+                                                self.fine_motion["limit"]))
+        if self.vertical:
+            parts.append(preprocess.vertical(windows, self.vertical_indices, self.vertical["mean"], self.vertical["std"]))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     @property
     def fine_motion_indices(self) -> list[int]:
         return [self.channels.index(n) for n in self.fine_motion["channels"]] if self.fine_motion else []
 
     @property
+    def vertical_indices(self) -> list[int]:
+        return [self.channels.index(n) for n in self.vertical["channels"]] if self.vertical else []
+
+    @property
     def input_channels(self) -> int:
-        """Values per sample in the model's input: the channels, then the fine-motion ones."""
-        return len(self.channels) + len(self.fine_motion_indices)
+        """Values per sample in the model's input: the channels, the fine-motion ones, then the vertical two."""
+        return len(self.channels) + len(self.fine_motion_indices) + (2 if self.vertical else 0)
 
     def target_values(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs (dequantized) -> the target in its unit, with the firmware's float32 arithmetic."""
@@ -89,7 +99,12 @@ class Contract:
         return dataclasses.replace(self, quantization=quantization)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Without `vertical` when there is none: such a contract's JSON, and the model that embeds it, stay
+        byte for byte what they were before that field existed."""
+        data = dataclasses.asdict(self)
+        if data["vertical"] is None:
+            del data["vertical"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -184,6 +199,23 @@ def _problems(c: Contract) -> list[str]:
         problems += _target_problems(c.target, c.task)
     if c.fine_motion is not None:
         problems += _fine_motion_problems(c.fine_motion, c.channels if n else [])
+    if c.vertical is not None:
+        problems += _vertical_problems(c.vertical, c.channels if n else [])
+    return problems
+
+
+def _vertical_problems(v: object, channels: list[str]) -> list[str]:
+    if not isinstance(v, dict) or set(v) != set(VERTICAL_KEYS):
+        return [f"vertical must be null or an object with exactly {list(VERTICAL_KEYS)}"]
+    names, mean, std = v["channels"], v["mean"], v["std"]
+    problems = []
+    if not isinstance(names, list) or len(names) != 3 or len(set(map(str, names))) != 3 or any(
+            not isinstance(c, str) or c not in channels for c in names):
+        problems.append("vertical.channels must be 3 distinct names from channels (an x, y, z triad)")
+    if not isinstance(mean, list) or len(mean) != 2 or not all(_is_number(m) and abs(m) < 3.4e38 for m in mean):
+        problems.append("vertical.mean must be 2 finite float32 numbers (vertical, horizontal)")
+    if not isinstance(std, list) or len(std) != 2 or not all(_is_number(s) and 1e-30 < s < 3.4e38 for s in std):
+        problems.append("vertical.std must be 2 positive finite float32 numbers (vertical, horizontal)")
     return problems
 
 

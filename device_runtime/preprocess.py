@@ -15,17 +15,39 @@ def normalise(windows: np.ndarray, mean: list[float], std: list[float]) -> np.nd
     return ((np.asarray(windows, dtype=np.float32) - m) / s).astype(np.float32)
 
 
+def window_mean(x: np.ndarray) -> np.ndarray:
+    """(..., T, C) float32 -> (..., 1, C): a float64 sum, oldest sample first, divided by T, rounded to
+    float32, as the generated C computes it."""
+    total = np.cumsum(x.astype(np.float64), axis=-2)[..., -1:, :]  # sequential, unlike np.sum's pairwise
+    return (total / x.shape[-2]).astype(np.float32)
+
+
 def fine_motion(windows: np.ndarray, channels: list[int], scale: list[float], limit: float) -> np.ndarray:
     """(..., T, C) raw units -> (..., T, len(channels)): each listed channel minus its window mean, divided by
     its scale and clipped to +-limit. A still posture's small motion (standing sways, sitting hardly does) is
     far below one int8 step of a z-score; amplified here it reaches the model, and without the window mean a
-    gyro's bias does not. The mean is a float64 sum, oldest sample first, divided by T, rounded to float32,
-    as the generated C computes it."""
+    gyro's bias does not."""
     x = np.asarray(windows, dtype=np.float32)[..., channels]
-    total = np.cumsum(x.astype(np.float64), axis=-2)[..., -1:, :]  # sequential, unlike np.sum's pairwise
-    mean = (total / x.shape[-2]).astype(np.float32)
-    out = ((x - mean) / np.asarray(scale, dtype=np.float32)).astype(np.float32)
+    out = ((x - window_mean(x)) / np.asarray(scale, dtype=np.float32)).astype(np.float32)
     return np.clip(out, np.float32(-limit), np.float32(limit)).astype(np.float32)
+
+
+def vertical(windows: np.ndarray, triad: list[int], mean: list[float], std: list[float]) -> np.ndarray:
+    """(..., T, C) raw units -> (..., T, 2): the triad's acceleration along its window mean (gravity, so up
+    and down wherever the sensor points) and the size of the rest (the horizontal part), as z-scores. No
+    rotation of the sensor changes them, while stairs and level walking differ in them. float32 throughout,
+    each product rounded on its own and summed x, y, then z, as the generated C does it; a window whose mean
+    is zero has no vertical (0)."""
+    a = np.asarray(windows, dtype=np.float32)[..., triad]
+    m = window_mean(a)
+    m0, m1, m2 = m[..., 0], m[..., 1], m[..., 2]
+    norm = np.sqrt((m0 * m0 + m1 * m1) + m2 * m2)
+    along = (a[..., 0] * m0 + a[..., 1] * m1) + a[..., 2] * m2
+    up = np.where(norm > 0, along / np.where(norm > 0, norm, np.float32(1)), np.float32(0)).astype(np.float32)
+    rest = (a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]) + a[..., 2] * a[..., 2] - up * up
+    side = np.sqrt(np.maximum(rest, np.float32(0)))
+    out = (np.stack([up, side], axis=-1) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return out.astype(np.float32)
 
 
 def quantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

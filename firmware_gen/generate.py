@@ -106,6 +106,7 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         "mean": c_initializer([c_float(v, "norm_mean") for v in contract.norm_mean][:channels]),
         "std": c_initializer([c_float(v, "norm_std", positive=True) for v in contract.norm_std][:channels]),
         **fine_motion_values(contract),
+        **vertical_values(contract),
         "input_scale": c_float(q.get("input_scale"), "input_scale", positive=True),
         "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),
         "output_scale": c_float(q.get("output_scale"), "output_scale", positive=True),
@@ -122,6 +123,18 @@ def fine_motion_values(contract: Contract) -> dict:
             "fine_channels": c_initializer([c_int(i, "fine-motion channel", 0, 63) for i in contract.fine_motion_indices]),
             "fine_scale": c_initializer([c_float(v, "fine_motion.scale", positive=True) for v in fine["scale"]]),
             "fine_limit": c_float(fine["limit"], "fine_motion.limit", positive=True)}
+
+
+def vertical_values(contract: Contract) -> dict:
+    """The vertical inputs as C tokens: the triad, and the two inputs' means and standard deviations. `raw`:
+    the stream keeps raw samples, since these and fine motion need the whole window's mean."""
+    vertical = contract.vertical
+    if not vertical:
+        return {"vertical": False, "num_vertical": c_int(0, "number of vertical inputs"), "raw": bool(contract.fine_motion)}
+    return {"vertical": True, "num_vertical": c_int(2, "number of vertical inputs"), "raw": True,
+            "vertical_channels": c_initializer([c_int(i, "vertical channel", 0, 63) for i in contract.vertical_indices]),
+            "vertical_mean": c_initializer([c_float(v, "vertical.mean") for v in vertical["mean"]]),
+            "vertical_std": c_initializer([c_float(v, "vertical.std", positive=True) for v in vertical["std"]])}
 
 
 def target_values(contract: Contract) -> dict:

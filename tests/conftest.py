@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_HAPT = REPO.parent / "shared" / "datasets" / "uci-hapt"
 TINY_MODEL = REPO / "tests" / "fixtures" / "tiny_int8.tflite"  # made by tests/fixtures/make_tiny_model.py
 TINY_FINE_MODEL = REPO / "tests" / "fixtures" / "tiny_fine_int8.tflite"  # the same, with the gyro's fine motion
+TINY_VERTICAL_MODEL = REPO / "tests" / "fixtures" / "tiny_vertical_int8.tflite"  # and the vertical inputs
 sys.path.insert(0, str(REPO))
 
 
@@ -63,6 +64,14 @@ def tiny_fine_model(tmp_path_factory) -> Path:
     """tiny_model's twin that also takes the gyro's fine motion: 9 inputs per sample from 6 channels."""
     path = tmp_path_factory.mktemp("tiny_fine") / "model.tflite"
     shutil.copyfile(TINY_FINE_MODEL, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_vertical_model(tmp_path_factory) -> Path:
+    """tiny_fine_model's twin that also takes the accelerometer's vertical inputs: 11 inputs per sample."""
+    path = tmp_path_factory.mktemp("tiny_vertical") / "model.tflite"
+    shutil.copyfile(TINY_VERTICAL_MODEL, path)
     return path
 
 

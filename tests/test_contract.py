@@ -10,6 +10,7 @@ Q = {"input_scale": 0.1, "input_zero_point": -3, "output_scale": 0.00390625, "ou
 
 
 FINE = {"channels": ["y"], "scale": [0.5], "limit": 2.0}
+VERTICAL = {"channels": ["x", "y", "z"], "mean": [1.0, 0.0], "std": [0.5, 0.1]}
 
 
 def values(**changes):
@@ -33,6 +34,24 @@ def test_fine_motion_inputs_follow_the_channels():
     window = np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 3.5], [1.0, 3.5]])  # y's mean: 3.0
     np.testing.assert_array_equal(c.normalise(window), [[0, 0, -2], [0, 0.25, 0], [0, 0.375, 1], [0, 0.375, 1]])
     assert c.input_channels == 3 and Contract.from_json(c.to_json()) == c
+
+
+def test_vertical_inputs_are_acceleration_along_and_across_the_window_mean_whichever_way_the_sensor_points():
+    """Last come the triad's acceleration along its window mean (here z) and the size of the rest, as
+    z-scores; turning the sensor changes the channels, not these two. A contract without them writes no
+    `vertical` field, so its JSON (and any model embedding it) reads as before that field existed."""
+    three = values(channels=["x", "y", "z"], units=["g"] * 3, norm_mean=[0.0] * 3, norm_std=[1.0] * 3)
+    c = Contract(**three, vertical=VERTICAL)
+    window = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.3, 0.0, 1.5], [-0.3, 0.0, 0.5]], np.float32)  # mean: z = 1
+    out = c.normalise(window)
+    np.testing.assert_array_equal(out[:, :3], window)
+    np.testing.assert_array_equal(out[:, 3], (window[:, 2] - 1.0) / 0.5)
+    np.testing.assert_allclose(out[:, 4], [0.0, 0.0, 3.0, 3.0], atol=2e-3)
+    turn = np.array([[0.6, 0.0, 0.8], [0.0, 1.0, 0.0], [-0.8, 0.0, 0.6]], np.float32)  # 53 degrees about y
+    np.testing.assert_allclose(c.normalise(window @ turn.T)[:, 3:], out[:, 3:], atol=2e-3)
+    assert np.all(c.normalise(np.zeros((4, 3), np.float32))[:, 3] == -2.0)  # no mean, no vertical: 0
+    assert c.input_channels == 5 and Contract.from_json(c.to_json()) == c
+    assert "vertical" not in json.loads(Contract(**three).to_json())
 
 
 @pytest.mark.parametrize(
@@ -65,6 +84,12 @@ def test_fine_motion_inputs_follow_the_channels():
         ({"fine_motion": FINE | {"scale": [1.0, 2.0]}}, "fine_motion.scale must be 1 positive"),
         ({"fine_motion": FINE | {"limit": float("inf")}}, "fine_motion.limit must be a number"),
         ({"fine_motion": FINE | {"limit": "8); evil("}}, "fine_motion.limit must be a number"),
+        ({"vertical": {"channels": ["x", "y"]}}, "vertical must be null or an object"),
+        ({"vertical": VERTICAL | {"channels": ["x", "y"]}}, "vertical.channels must be 3 distinct names"),
+        ({"vertical": VERTICAL | {"channels": ["x", "y", "y"]}}, "vertical.channels must be 3 distinct names"),
+        ({"vertical": VERTICAL | {"mean": [1.0, float("nan")]}}, "vertical.mean must be 2 finite"),
+        ({"vertical": VERTICAL | {"std": [1.0, 0.0]}}, "vertical.std must be 2 positive"),
+        ({"vertical": VERTICAL | {"std": ["1); evil(", 1.0]}}, "vertical.std must be 2 positive"),
     ],
 )
 def test_invalid_contracts_are_refused(changes, message):

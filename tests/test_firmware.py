@@ -51,21 +51,17 @@ def test_model_data_compiles_strictly_and_reproduces_the_tflite(firmware, tiny_m
     assert sh(["./dump"], firmware) == tiny_model.read_bytes()
 
 
-@pytest.fixture(scope="module")
-def fine_firmware(tiny_fine_model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fine_firmware")
-    generate(tiny_fine_model, out)
-    return out
-
-
-@pytest.mark.parametrize("fine", [False, True], ids=["channels", "fine-motion"])
-def test_stream_c_and_settings_quantize_real_samples_bit_exactly(fine, request, hapt_loaded):
+@pytest.mark.parametrize("model, inputs", [("tiny_model", 6), ("tiny_fine_model", 9), ("tiny_vertical_model", 11)],
+                         ids=["channels", "fine-motion", "vertical"])
+def test_stream_c_and_settings_quantize_real_samples_bit_exactly(model, inputs, request, hapt_loaded, tmp_path):
     """har_stream.c, fed raw HAPT samples, holds exactly the int8 window the Python pipeline makes (with
-    fine motion: its window means, scales and clip too)."""
-    firmware = request.getfixturevalue("fine_firmware" if fine else "firmware")
-    model = request.getfixturevalue("tiny_fine_model" if fine else "tiny_model")
+    fine motion: its window means, scales and clip too; with the vertical inputs: their products, square
+    roots and z-scores)."""
+    model = request.getfixturevalue(model)
+    firmware = tmp_path / "firmware"
+    generate(model, firmware)
     contract = contract_from_model(model.read_bytes())
-    assert contract.input_channels == (9 if fine else 6)
+    assert contract.input_channels == inputs
     q = contract.quantization
     raw = hapt_loaded[0][0].samples[1000 : 1000 + contract.window + 5 * contract.stride].astype(np.float32)
     (firmware / "samples.txt").write_text("\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n")

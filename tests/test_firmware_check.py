@@ -143,3 +143,16 @@ def test_a_model_of_several_networks_runs_bit_exactly_in_the_generated_firmware(
     generate(model, tmp_path / "fw")
     report = check.check(model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=4)
     assert check.passed(report) and report["host"]["windows"] > 2500 and report["m4"]["windows"] == 4
+
+
+@pytest.mark.slow
+def test_a_model_with_vertical_inputs_runs_bit_exactly_in_the_generated_firmware(tiny_vertical_model, tmp_path):
+    """The vertical inputs (products, square roots, z-scores) in the generated stream: main.cc, fed a whole
+    recording, classifies as the Pi runtime's windowing does, and the model runs to the bit on the host and
+    the M4."""
+    needs_toolchain()
+    from firmware_gen import check
+
+    generate(tiny_vertical_model, tmp_path / "fw")
+    report = check.check(tiny_vertical_model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=4)
+    assert check.passed(report) and report["stream"]["predictions"] > 100 and report["m4"]["windows"] == 4

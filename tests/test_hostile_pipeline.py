@@ -184,6 +184,7 @@ def test_garbage_config_json(har, tmp_path, config, message):
     ({"window": "128"}, "window"),
     ({"version": 99}, "version"),
     ({"fine_motion": {"channels": ["gyro_x); system(\"rm -rf /\""], "scale": [1.0], "limit": 8.0}}, "fine_motion.channels"),
+    ({"vertical": {"channels": ["acc_x", "acc_y", "acc_z"], "mean": [0.0, 0.0], "std": [1.0, "0); abort("]}}, "vertical.std"),
     ({"fine_motion": {"channels": ["gyro_x"], "scale": [-1.0], "limit": 8.0}}, "fine_motion.scale"),
 ])
 def test_garbage_contract_json(har, tmp_path, change, message):

@@ -63,9 +63,22 @@ def contract_arithmetic(contract: Contract):
             motion = tf.gather(raw, fine, axis=2)
             motion = (motion - tf.reduce_mean(motion, axis=1, keepdims=True)) / fine_scale
             inputs.append(tf.clip_by_value(motion, -limit, limit))
+        if contract.vertical:
+            inputs.append(_vertical(tf.gather(raw, contract.vertical_indices, axis=2), contract.vertical))
         return tf.concat(inputs, axis=2)
 
     return (lambda x: x[:, :, :n] * std + mean), to_inputs
+
+
+def _vertical(triad, vertical: dict):
+    """device_runtime/preprocess.py's vertical inputs, in TensorFlow (training only: rounding may differ)."""
+    import tensorflow as tf
+
+    gravity = tf.reduce_mean(triad, axis=1, keepdims=True)
+    norm = tf.norm(gravity, axis=2, keepdims=True)
+    up = tf.math.divide_no_nan(tf.reduce_sum(triad * gravity, axis=2, keepdims=True), norm)
+    side = tf.sqrt(tf.maximum(tf.reduce_sum(triad * triad, axis=2, keepdims=True) - up * up, 0.0))
+    return (tf.concat([up, side], axis=2) - vertical["mean"]) / vertical["std"]
 
 
 def rotation_limits(contract: Contract, config: TrainConfig) -> np.ndarray:

@@ -32,7 +32,7 @@ def prepare_raw(data: DataConfig, contract: Contract) -> tuple[Prepared, dict[st
     of `prepare(data, contract)`, and no inverse normalisation rounds the raw ones."""
     channels = len(contract.channels)
     prepared = prepare(data, dataclasses.replace(contract, norm_mean=[0.0] * channels, norm_std=[1.0] * channels,
-                                                    fine_motion=None))
+                                                    fine_motion=None, vertical=None))
     raw = {name: split.x for name, split in prepared.splits.items()}
     for split in prepared.splits.values():
         split.x = contract.normalise(split.x)

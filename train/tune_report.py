@@ -48,7 +48,7 @@ def _spread_row(mean: dict, std: dict) -> list[str]:
     return [f"{_cell(mean[n], p)} ± {_cell(std[n], p).lstrip('+')}" if n in mean else "n/a" for n, _, p in SHOWN]
 
 
-RECIPE_DATA_KEYS = ("window", "stride", "min_purity", "scaling", "fine_motion")
+RECIPE_DATA_KEYS = ("window", "stride", "min_purity", "scaling", "fine_motion", "vertical")
 
 
 def progress_line(label: str, result: dict, how: str) -> str:

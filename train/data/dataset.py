@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device_runtime import preprocess
 from device_runtime.contract import Contract
 from device_runtime.line_parser import unit_mismatch
 from train.config import checked, length
@@ -57,6 +58,8 @@ class DataConfig:
     scaling: str = "std"  # per-channel divisor: "std" (z-scores) or "range" (every channel's tail at the same level)
     fine_motion: list[str] = field(default_factory=list)  # channels or sensor prefixes ("gyro") also given to the
     # model as small motion: minus the window mean, amplified (device_runtime/preprocess.py fine_motion)
+    vertical: str = ""  # a sensor prefix ("acc"): its acceleration along gravity and across it as 2 more inputs
+    # (device_runtime/preprocess.py vertical); "": none
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataConfig":
@@ -134,6 +137,7 @@ def prepare(
     splits = {name: windows.select(np.isin(windows.subjects, subjects)) for name, subjects in assignment.items()}
     mean, std = _normalisation(splits["train"], recordings[0].channels, config)
     fine = _fine_motion(splits["train"], list(recordings[0].channels), config)
+    vertical = _vertical(splits["train"], list(recordings[0].channels), config)
     fitted = Contract(
         sample_rate_hz=rate,
         channels=list(recordings[0].channels),
@@ -149,6 +153,7 @@ def prepare(
         target=target_normalisation(splits["train"].y, TARGETS[config.target].unit if config.target else "",
                                     centred=config.target is not None) if regression else None,
         fine_motion=fine,
+        vertical=vertical,
     )
     if contract is None:
         contract = fitted
@@ -207,6 +212,22 @@ def _fine_motion(train: Windows, channels: list[str], config: DataConfig) -> dic
     scale = np.percentile(spread, FINE_QUANTILE, axis=0)
     scale = np.maximum(scale, np.maximum(spread.mean(axis=0) * 1e-2, 1e-12))  # windows mostly flat
     return {"channels": names, "scale": [float(np.float32(v)) for v in scale], "limit": FINE_LIMIT}
+
+
+def _vertical(train: Windows, channels: list[str], config: DataConfig) -> dict | None:
+    """The vertical part of the contract: the sensor's triad, and the mean and standard deviation of its
+    vertical and horizontal acceleration over the training windows (None when not asked)."""
+    if not config.vertical:
+        return None
+    names = [f"{config.vertical}_{axis}" for axis in "xyz"]
+    if not set(names) <= set(channels):
+        raise ValueError(f"[data] vertical = '{config.vertical}' needs the channels {names}; the data's are "
+                         f"{channels} (set vertical = \"\" for none)")
+    triad = [channels.index(n) for n in names]
+    values = preprocess.vertical(train.x, triad, [0.0, 0.0], [1.0, 1.0]).reshape(-1, 2).astype(np.float64)
+    std = np.maximum(values.std(axis=0), 1e-6)
+    return {"channels": names, "mean": [float(np.float32(m)) for m in values.mean(axis=0)],
+            "std": [float(np.float32(v)) for v in std]}
 
 
 def _normalisation(train: Windows, channels: tuple[str, ...], config: DataConfig) -> tuple[np.ndarray, np.ndarray]:

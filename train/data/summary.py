@@ -40,6 +40,7 @@ def summarise(config, recordings, report, rates, drops, splits, assignment, cont
         "stride_seconds": round(contract.stride / contract.sample_rate_hz, 4),
         "units": dict(zip(contract.channels, contract.units)),  # channel -> unit ("": none given)
         "fine_motion": contract.fine_motion,  # extra model inputs, fitted on the training windows (None: none)
+        "vertical": contract.vertical,  # the 2 inputs along and across gravity (None: none)
         "windows_dropped": dict(drops),
         "splits": per_split,
         "config": asdict(config),
@@ -61,6 +62,11 @@ def format_summary(summary: dict) -> str:
         units = summary["units"]
         out.append(f"fine motion (model inputs after the channels, clipped at {fine['limit']:g} of each scale): " + ", ".join(
             f"{c} scale {s:.3g}{' ' + units[c] if units.get(c) else ''}" for c, s in zip(fine["channels"], fine["scale"])))
+    vertical = summary.get("vertical")
+    if vertical:
+        out.append(f"vertical (2 model inputs last): {'/'.join(vertical['channels'])} along its window mean, mean "
+                   f"{vertical['mean'][0]:.3g} std {vertical['std'][0]:.3g}; across it, mean {vertical['mean'][1]:.3g} "
+                   f"std {vertical['std'][1]:.3g}")
     if not all(summary["units"].values()):
         out.append("  (no unit given for some channels: declare them, e.g. --units acc=g,gyro=rad/s, so the "
                    "model says what to feed it)")
