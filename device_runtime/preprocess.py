@@ -33,18 +33,20 @@ def fine_motion(windows: np.ndarray, channels: list[int], scale: list[float], li
 
 
 def vertical(windows: np.ndarray, triad: list[int], mean: list[float], std: list[float]) -> np.ndarray:
-    """(..., T, C) raw units -> (..., T, 2): the triad's acceleration along its window mean (gravity, so up
-    and down wherever the sensor points) and the size of the rest (the horizontal part), as z-scores. No
-    rotation of the sensor changes them, while stairs and level walking differ in them. float32 throughout,
-    each product rounded on its own and summed x, y, then z, as the generated C does it; a window whose mean
-    is zero has no vertical (0)."""
+    """(..., T, C) raw units -> (..., T, 2): the triad's motion (each value minus its window mean m) along m,
+    which is gravity (up and down, wherever the sensor points), and the size of the rest (the horizontal
+    motion), as z-scores. No rotation of the sensor changes them, and stairs and level walking differ in them.
+    Without gravity's own size, which a sensor's gain or offset changes, so the model cannot read that.
+    float32, each product rounded on its own and summed x, y, then z, as the generated C does it; a window
+    whose mean is zero has no vertical (0)."""
     a = np.asarray(windows, dtype=np.float32)[..., triad]
     m = window_mean(a)
+    d = a - m
     m0, m1, m2 = m[..., 0], m[..., 1], m[..., 2]
     norm = np.sqrt((m0 * m0 + m1 * m1) + m2 * m2)
-    along = (a[..., 0] * m0 + a[..., 1] * m1) + a[..., 2] * m2
+    along = (d[..., 0] * m0 + d[..., 1] * m1) + d[..., 2] * m2
     up = np.where(norm > 0, along / np.where(norm > 0, norm, np.float32(1)), np.float32(0)).astype(np.float32)
-    rest = (a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]) + a[..., 2] * a[..., 2] - up * up
+    rest = (d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2] - up * up
     side = np.sqrt(np.maximum(rest, np.float32(0)))
     out = (np.stack([up, side], axis=-1) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return out.astype(np.float32)

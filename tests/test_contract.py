@@ -36,19 +36,22 @@ def test_fine_motion_inputs_follow_the_channels():
     assert c.input_channels == 3 and Contract.from_json(c.to_json()) == c
 
 
-def test_vertical_inputs_are_acceleration_along_and_across_the_window_mean_whichever_way_the_sensor_points():
-    """Last come the triad's acceleration along its window mean (here z) and the size of the rest, as
-    z-scores; turning the sensor changes the channels, not these two. A contract without them writes no
-    `vertical` field, so its JSON (and any model embedding it) reads as before that field existed."""
+def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_way_the_sensor_points():
+    """Last come the triad's motion (minus its window mean, here z = 1) along that mean and the size of the
+    rest, as z-scores; turning the sensor changes the channels, not these two, and neither does gravity's size.
+    A contract without them writes no `vertical` field, so its JSON (and any model embedding it) reads as
+    before that field existed."""
     three = values(channels=["x", "y", "z"], units=["g"] * 3, norm_mean=[0.0] * 3, norm_std=[1.0] * 3)
     c = Contract(**three, vertical=VERTICAL)
     window = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.3, 0.0, 1.5], [-0.3, 0.0, 0.5]], np.float32)  # mean: z = 1
     out = c.normalise(window)
     np.testing.assert_array_equal(out[:, :3], window)
-    np.testing.assert_array_equal(out[:, 3], (window[:, 2] - 1.0) / 0.5)
-    np.testing.assert_allclose(out[:, 4], [0.0, 0.0, 3.0, 3.0], atol=2e-3)
+    np.testing.assert_array_equal(out[:, 3], (window[:, 2] - 1.0 - 1.0) / 0.5)
+    np.testing.assert_allclose(out[:, 4], [0.0, 0.0, 3.0, 3.0], atol=1e-5)
     turn = np.array([[0.6, 0.0, 0.8], [0.0, 1.0, 0.0], [-0.8, 0.0, 0.6]], np.float32)  # 53 degrees about y
-    np.testing.assert_allclose(c.normalise(window @ turn.T)[:, 3:], out[:, 3:], atol=2e-3)
+    np.testing.assert_allclose(c.normalise(window @ turn.T)[:, 3:], out[:, 3:], atol=1e-5)
+    np.testing.assert_allclose(c.normalise(window * 1.05)[:, 3:], out[:, 3:], atol=0.2)  # a 5% gain: motion 5% larger
+    np.testing.assert_allclose(c.normalise(window + [0.0, 0.0, 0.05])[:, 3:], out[:, 3:], atol=1e-5)  # an offset
     assert np.all(c.normalise(np.zeros((4, 3), np.float32))[:, 3] == -2.0)  # no mean, no vertical: 0
     assert c.input_channels == 5 and Contract.from_json(c.to_json()) == c
     assert "vertical" not in json.loads(Contract(**three).to_json())

@@ -75,9 +75,10 @@ def _vertical(triad, vertical: dict):
     import tensorflow as tf
 
     gravity = tf.reduce_mean(triad, axis=1, keepdims=True)
+    motion = triad - gravity
     norm = tf.norm(gravity, axis=2, keepdims=True)
-    up = tf.math.divide_no_nan(tf.reduce_sum(triad * gravity, axis=2, keepdims=True), norm)
-    side = tf.sqrt(tf.maximum(tf.reduce_sum(triad * triad, axis=2, keepdims=True) - up * up, 0.0))
+    up = tf.math.divide_no_nan(tf.reduce_sum(motion * gravity, axis=2, keepdims=True), norm)
+    side = tf.sqrt(tf.maximum(tf.reduce_sum(motion * motion, axis=2, keepdims=True) - up * up, 0.0))
     return (tf.concat([up, side], axis=2) - vertical["mean"]) / vertical["std"]
 
 

@@ -58,7 +58,7 @@ class DataConfig:
     scaling: str = "std"  # per-channel divisor: "std" (z-scores) or "range" (every channel's tail at the same level)
     fine_motion: list[str] = field(default_factory=list)  # channels or sensor prefixes ("gyro") also given to the
     # model as small motion: minus the window mean, amplified (device_runtime/preprocess.py fine_motion)
-    vertical: str = ""  # a sensor prefix ("acc"): its acceleration along gravity and across it as 2 more inputs
+    vertical: str = ""  # a sensor prefix ("acc"): its motion along gravity and across it as 2 more inputs
     # (device_runtime/preprocess.py vertical); "": none
 
     @classmethod
@@ -216,7 +216,7 @@ def _fine_motion(train: Windows, channels: list[str], config: DataConfig) -> dic
 
 def _vertical(train: Windows, channels: list[str], config: DataConfig) -> dict | None:
     """The vertical part of the contract: the sensor's triad, and the mean and standard deviation of its
-    vertical and horizontal acceleration over the training windows (None when not asked)."""
+    vertical and horizontal motion over the training windows (None when not asked)."""
     if not config.vertical:
         return None
     names = [f"{config.vertical}_{axis}" for axis in "xyz"]
