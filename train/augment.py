@@ -92,7 +92,8 @@ def rotation_limits(contract: Contract, config: TrainConfig) -> np.ndarray:
                          "none (use train.augment_rotation)")
     unknown = sorted(set(turns) - set(contract.class_names))
     if unknown:
-        raise ValueError(f"train.augment_rotation_classes: {unknown} not among the classes {contract.class_names}")
+        raise ValueError(f"train.augment_rotation_classes: {unknown} not among the classes {contract.class_names}; "
+                         "name the data's own moving classes, or --set 'train.augment_rotation_classes={}'")
     classes = contract.class_names if contract.task == "classification" else [""]
     degrees = np.array([turns.get(name, config.augment_rotation) for name in classes], np.float64)
     rotation_triads(contract, float(degrees.max()))
