@@ -122,7 +122,7 @@ def rotator(contract: Contract, config: TrainConfig):
 
     per_class = rotation_limits(contract, config)
     limits = tf.constant(per_class)
-    triads = rotation_triads(contract, 1.0)
+    triads = rotation_triads(contract, float(np.degrees(per_class.max())))
     turned_channels = sum(triads, [])
     others = np.array([c for c in range(len(contract.channels)) if c not in turned_channels], np.int32)
     order = np.argsort(turned_channels + others.tolist())  # from [turned triads, others] back to the channels' order
