@@ -84,8 +84,8 @@ CANDIDATES = {
                         [*SIXTY, *GAIT60, *SEEDED]),
     "vertical": ("60 epochs, one network, the accelerometer's motion along and across gravity as 2 more inputs",
                  [*SIXTY, *VERTICAL, *SEEDED]),
-    "vertical-gait-rotation60": ("the same inputs, walking and stairs turned by up to 60° (postures 30°)",
-                                 [*SIXTY, *VERTICAL, *GAIT60, *SEEDED]),
+    "vertical-gait-rotation60": ("60 epochs, one network, the vertical inputs, walking and stairs turned by up to 60° "
+                                 "(postures 30°)", [*SIXTY, *VERTICAL, *GAIT60, *SEEDED]),
 }
 # Each round: its name, the default of its time, and the candidates scored against that default.
 ROUNDS = (("the fourth", "search-trial21-bias03", ("default-acc-gravity", "default-range-scaling", "default-no-noise",
