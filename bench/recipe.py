@@ -27,8 +27,15 @@ FINE = [*BEFORE, "--set", 'data.fine_motion=["gyro"]']
 FINE_BOTH = ["--set", 'data.fine_motion=["gyro","acc"]']
 SEEDED = ["--cv-seeds", "3"]  # from the 60-epoch round on: each fold trained with 3 seeds
 SIXTY = [*CONFIG, "--set", "train.epochs=60"]
-GAIT60 = ["--set", "train.augment_rotation_classes={WALKING=60,WALKING_UPSTAIRS=60,WALKING_DOWNSTAIRS=60}"]
-GAIT45 = ["--set", "train.augment_rotation_classes={WALKING=45,WALKING_UPSTAIRS=45,WALKING_DOWNSTAIRS=45}"]
+
+
+def _gait(degrees: int) -> list[str]:
+    """Walking and stairs turned by up to `degrees` (the other classes by train.augment_rotation)."""
+    return ["--set", f"train.augment_rotation_classes={{WALKING={degrees},WALKING_UPSTAIRS={degrees},"
+            f"WALKING_DOWNSTAIRS={degrees}}}"]
+
+
+GAIT60 = _gait(60)
 VERTICAL = ["--set", "data.vertical=acc"]
 
 
@@ -90,8 +97,8 @@ CANDIDATES = {
                                  "(postures 30°)", [*SIXTY, *VERTICAL, *GAIT60, *SEEDED]),
     "vertical-gait-rotation60-distill3": ("the same, distilled from 3 seeds' networks",
                                           [*SIXTY, *VERTICAL, *GAIT60, "--set", "train.distill=3", *SEEDED]),
-    "vertical-gait-rotation45": ("60 epochs, one network, the vertical inputs, walking and stairs turned by up to 45° (postures 30°)",
-                                 [*SIXTY, *VERTICAL, *GAIT45, *SEEDED]),
+    "vertical-gait-rotation45": ("60 epochs, one network, the vertical inputs, walking and stairs turned by up to 45° "
+                                 "(postures 30°)", [*SIXTY, *VERTICAL, *_gait(45), *SEEDED]),
     "vertical-gait-rotation60-postures15": ("one network, the vertical inputs, walking and stairs turned by up to 60°, "
                                             "postures by up to 15°",
                                             [*SIXTY, *VERTICAL, *GAIT60, "--set", "train.augment_rotation=15", *SEEDED]),
