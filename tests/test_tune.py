@@ -63,6 +63,18 @@ def test_har_tune_cross_validates_a_tiny_recipe_and_resumes(tmp_path, capsys):
     assert main(args) == 0
     assert capsys.readouterr().err.count("already trained") == 2
     assert (folder / "fold1" / "model.keras").stat().st_mtime_ns == trained_at
+    # the rerun read fold 1's stored score: a doctored figure under the right key shows through, and a model
+    # that changed (its bytes) or a damaged file is scored again
+    stored = folder / "fold1" / "score-validation.json"
+    kept = json.loads(stored.read_text())
+    assert kept["result"]["accuracy"] == report["folds"][0]["accuracy"]
+    stored.write_text(json.dumps({**kept, "result": {**kept["result"], "accuracy": 0.123}}))
+    assert main(args) == 0 and json.loads((folder / "cv.json").read_text())["folds"][0]["accuracy"] == 0.123
+    model = folder / "fold1" / "model.keras"
+    model.write_bytes(model.read_bytes() + b"\0")  # a zip reads the same with trailing bytes; the key does not
+    assert main(args) == 0 and json.loads((folder / "cv.json").read_text())["folds"][0]["accuracy"] == kept["result"]["accuracy"]
+    stored.write_text("{not json")
+    assert main(args) == 0 and json.loads(stored.read_text())["key"] != kept["key"]
 
 
 @pytest.mark.slow
@@ -100,7 +112,7 @@ def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
 
 def test_recipes_scored_against_the_default_of_their_time_get_the_rules_verdict():
     """BENCHMARKS' sentence about each round of variants follows their figures, not a sentence typed once."""
-    from bench.recipe import _variants
+    from bench.recipe_rules import variants
 
     def cv(f1, f1_sd, drop, drop_sd):
         return {"mean": {"macro_f1": f1, "worst_drop_points": drop},
@@ -113,7 +125,7 @@ def test_recipes_scored_against_the_default_of_their_time_get_the_rules_verdict(
                               "lower": cv(0.92, 0.04, 1.4, 1.0), "sturdier": cv(0.92, 0.05, 0.8, 0.6),
                               "higher": cv(0.94, 0.01, 3.0, 0.1), "far": cv(0.85, 0.01, 0.1, 0.1),
                               "next": cv(0.91, 0.05, 0.6, 0.5), "best": cv(0.95, 0.04, 1.0, 0.1)}}
-    first, second = _variants(results).split(" Scored against the second: ")
+    first, second = variants(results).split(" Scored against the second: ")
     verdicts = dict(part.split(": ", 1) for part in first.removeprefix("Scored against the fourth: ")
                     .rstrip(".").split("; "))
     assert set(verdicts) == {"lower", "sturdier", "higher", "far"}  # only those of the first round
@@ -134,11 +146,36 @@ def test_no_seeds_per_fold_is_refused_before_anything_is_written(tmp_path, capsy
 
 
 def test_a_recipe_over_the_firmware_budget_is_not_adopted_whatever_its_cv_figure():
-    from bench.recipe import CANDIDATES, OVER_BUDGET, _variants
+    from bench.recipe_rules import variants
 
-    label = CANDIDATES[next(iter(OVER_BUDGET))][0]
     figures = {"mean": {"macro_f1": 0.99, "worst_drop_points": 0.1}, "std": {"macro_f1": 0.0, "worst_drop_points": 0.0}}
-    results = {"chosen": "default", "rounds": [{"name": "the default", "against": "default", "scored": [label]}],
+    results = {"chosen": "default", "rounds": [{"name": "the default", "against": "default", "scored": ["big"]}],
+               "over_budget": {"big": "its example app needs 26,720 B of RAM"},
                "candidates": {"default": {"mean": {"macro_f1": 0.9, "worst_drop_points": 1.0},
-                                          "std": {"macro_f1": 0.01, "worst_drop_points": 0.1}}, label: figures}}
-    assert "(higher macro-F1), not adopted: over the firmware budget, its example app needs" in _variants(results)
+                                          "std": {"macro_f1": 0.01, "worst_drop_points": 0.1}}, "big": figures}}
+    assert "(higher macro-F1), not adopted: over the firmware budget, its example app needs" in variants(results)
+
+
+def test_from_the_paired_round_on_a_gain_within_seed_noise_is_not_adopted():
+    """The same means, judged by the paired (fold, seed) differences: a gain that flips sign across runs is
+    noise, one that every run shows is not."""
+    from bench.recipe_rules import paired_gain, variants
+
+    def cv(runs):
+        return {"mean": {"macro_f1": float(np.mean(runs)), "worst_drop_points": 0.5},
+                "std": {"macro_f1": float(np.std(runs, ddof=1)), "worst_drop_points": 0.1},
+                "runs": {f"{i}-0": f1 for i, f1 in enumerate(runs)}}
+
+    base = [0.95, 0.97, 0.96, 0.98]
+    results = {"chosen": "default", "rounds": [{"name": "the default", "against": "default", "paired": True,
+                                                "scored": ["noisy", "steady"]}],
+               "candidates": {"default": cv(base), "noisy": cv([0.97, 0.96, 0.98, 0.97]),
+                              "steady": cv([f1 + 0.004 for f1 in base])}}
+    mean, se = paired_gain(results["candidates"]["default"], results["candidates"]["noisy"])
+    assert mean == pytest.approx(0.005) and se == pytest.approx(np.std([0.02, -0.01, 0.02, -0.01], ddof=1) / 2)
+    verdicts = dict(part.split(": ", 1) for part in variants(results).removeprefix("Scored against the default: ")
+                    .rstrip(".").split("; "))
+    assert verdicts["noisy"].startswith("macro-F1 not above seed noise (paired gain +0.0050, standard error 0.0087)")
+    assert verdicts["steady"].startswith("qualifies under the rules (higher macro-F1 (paired gain +0.0040, standard error 0.0000))")
+    results["rounds"][0]["paired"] = False  # the plain rule of the earlier rounds adopts both
+    assert "noisy: qualifies under the rules (higher macro-F1)" in variants(results)
