@@ -12,10 +12,13 @@ error without the test subjects.
 
 RUNS/tune-NAME/ holds foldI run folders (and foldI-seedS for each further seed of --cv-seeds), final-seedS
 ones (train/run.py), cv.json/.md and final.json/.md (train/tune_report.py). A finished run folder of the same
-recipe is scored again, never retrained.
+recipe is never retrained, and its scores are kept in it (score-SPLIT.json) until the run, its data or the
+code of train/ and device_runtime/ changes: a rerun over many finished recipes takes minutes, not an hour.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -67,9 +70,41 @@ def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
     return train_run(config, name, folder, quiet=True), "trained"
 
 
+@functools.cache
+def _code_digest() -> str:
+    """What a score depends on besides the run: the code that prepares, predicts and scores."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("train/**/*.py"), *root.glob("device_runtime/*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _score_key(run: Path, split: str) -> str:
+    digest = hashlib.sha256(f"{split}\0{_code_digest()}".encode())
+    for name in ("model.keras", "contract.json", "config.json", "data_summary.json"):
+        path = run / name
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
+    return digest.hexdigest()
+
+
 def score_split(run: Path, split: str) -> dict:
     """A finished run's final float model on one split of its own data: accuracy, macro-F1, per-subject
-    accuracy and every case of train/robustness.py."""
+    accuracy and every case of train/robustness.py. Kept in the run (score-SPLIT.json), keyed by everything
+    it depends on; a damaged or stale file is scored again."""
+    stored, key = run / f"score-{split}.json", _score_key(run, split)
+    try:
+        kept = json.loads(stored.read_text())
+        if isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("result"), dict):
+            return kept["result"]
+    except (OSError, ValueError, RecursionError):
+        pass
+    result = _score(run, split)
+    atomic_write(stored, json.dumps({"key": key, "result": result}))
+    return result
+
+
+def _score(run: Path, split: str) -> dict:
     from train.evaluate import prepare_raw
     from train.fit import score
     from train.robustness import keras_predictor, robustness
