@@ -46,7 +46,9 @@ def _higher(results: dict, r: dict, label: str) -> tuple[bool, str]:
         return mine > f1, ("higher" if mine > f1 else "lower" if mine < f1 else "the same") + " macro-F1"
     mean, se = gain
     words = f"(paired gain {mean:+.4f}, standard error {se:.4f})"
-    return mean > 2 * se, f"higher macro-F1 {words}" if mean > 2 * se else f"macro-F1 not above seed noise {words}"
+    if mean > 2 * se:
+        return True, f"higher macro-F1 {words}"
+    return False, f"lower macro-F1 {words}" if mean < 0 else f"macro-F1 not above seed noise {words}"
 
 
 def _verdict(results: dict, r: dict, label: str, replaced: set[str]) -> str:

@@ -168,14 +168,15 @@ def test_from_the_paired_round_on_a_gain_within_seed_noise_is_not_adopted():
 
     base = [0.95, 0.97, 0.96, 0.98]
     results = {"chosen": "default", "rounds": [{"name": "the default", "against": "default", "paired": True,
-                                                "scored": ["noisy", "steady"]}],
+                                                "scored": ["noisy", "steady", "worse"]}],
                "candidates": {"default": cv(base), "noisy": cv([0.97, 0.96, 0.98, 0.97]),
-                              "steady": cv([f1 + 0.004 for f1 in base])}}
+                              "steady": cv([f1 + 0.004 for f1 in base]), "worse": cv([f1 - 0.004 for f1 in base])}}
     mean, se = paired_gain(results["candidates"]["default"], results["candidates"]["noisy"])
     assert mean == pytest.approx(0.005) and se == pytest.approx(np.std([0.02, -0.01, 0.02, -0.01], ddof=1) / 2)
     verdicts = dict(part.split(": ", 1) for part in variants(results).removeprefix("Scored against the default: ")
                     .rstrip(".").split("; "))
     assert verdicts["noisy"].startswith("macro-F1 not above seed noise (paired gain +0.0050, standard error 0.0087)")
     assert verdicts["steady"].startswith("qualifies under the rules (higher macro-F1 (paired gain +0.0040, standard error 0.0000))")
+    assert verdicts["worse"].startswith("lower macro-F1 (paired gain -0.0040")
     results["rounds"][0]["paired"] = False  # the plain rule of the earlier rounds adopts both
     assert "noisy: qualifies under the rules (higher macro-F1)" in variants(results)
