@@ -12,8 +12,10 @@ error without the test subjects.
 
 RUNS/tune-NAME/ holds foldI run folders (and foldI-seedS for each further seed of --cv-seeds), final-seedS
 ones (train/run.py), cv.json/.md and final.json/.md (train/tune_report.py). A finished run folder of the same
-recipe is never retrained, and its scores are kept in it (score-SPLIT.json) until the run, its data or the
-code of train/ and device_runtime/ changes: a rerun over many finished recipes takes minutes, not an hour.
+recipe is never retrained, and its scores are kept in it (score-SPLIT.json) until the run's model, contract,
+config or data summary, or the code of train/ and device_runtime/, changes: a rerun over many finished recipes
+takes minutes, not an hour (an edit of the data that moves neither the summary nor the contract's
+normalisation is not seen: delete the score files then).
 """
 from __future__ import annotations
 
