@@ -28,7 +28,8 @@ def register(stages) -> None:
     bench.add_argument("--only", choices=list(SECTIONS),
                        help="instead: measure one section on --model (mcu: Cortex-M4 instructions, flash and RAM; "
                        "light: commands without TensorFlow; regression: trains and converts configs/cadence.toml, "
-                       "--model unused; recipe: the cross-validated recipe choice, in --runs; search-scaling: one small "
+                       "--model unused; recipe: the cross-validated recipe choice, in --runs, where a recipe without runs keeps "
+                       "the figures bench/results.json recorded if its command is unchanged; search-scaling: one small "
                        "search by 1 and 2 worker processes), merge it into bench/results.json, rewrite BENCHMARKS.md")
     bench.add_argument("--model", default="model.tflite", help="the model --only measures (default model.tflite)")
     bench.add_argument("--runs", default="runs/bench", help="--only recipe: the folder of its har tune runs "

@@ -144,7 +144,9 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
         load_contract(model)  # a missing or foreign file is refused before anything is measured or written
     results_path = REPO / "bench" / "results.json"
     results = json.loads(results_path.read_text())
-    section = importlib.import_module(SECTIONS[name]).measure(runs if name in RUNS_SECTIONS else model)
+    module = importlib.import_module(SECTIONS[name])
+    section = module.measure(runs, results.get("recipe")) if name == "recipe" else \
+        module.measure(runs if name in RUNS_SECTIONS else model)
     where = {"recipe": f" --runs {runs.name}", "search": f" --runs {runs.name}", "search-scaling": ""}.get(name, f" --model {model.name}")
     section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
@@ -180,12 +182,15 @@ def main(args: argparse.Namespace | None = None) -> int:
     default_model = runs / "cnn-seed0.tflite"
     results["runtime"] = bench_runtime(default_model, runs)
     results["invoke_us"] = bench_invoke(default_model)
+    previous_path = REPO / "bench" / "results.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     for name, module in SECTIONS.items():
         if name == "search":  # it reads a search that takes hours: kept from `har bench --only search`
-            previous = REPO / "bench" / "results.json"
-            results[name] = json.loads(previous.read_text()).get(name) if previous.is_file() else None
+            results[name] = previous.get(name)
             continue
-        results[name] = __import__(module, fromlist=["measure"]).measure(runs if name in RUNS_SECTIONS else default_model)
+        measure = __import__(module, fromlist=["measure"]).measure
+        results[name] = measure(runs, previous.get("recipe")) if name == "recipe" else \
+            measure(runs if name in RUNS_SECTIONS else default_model)
     results["recipe"]["measured_after_training"] = False  # one run: every section measures the current recipe
     from train.data.dataset import DataConfig
     from train.evaluate_tflite import evaluate_stream
