@@ -5,13 +5,13 @@ the interpreter load is a clean stop, never a traceback.
 """
 import sys
 
-from device_runtime.signals import Stop, install_stop_handlers
+from device_runtime.signals import Stop, install_stop_handlers, signals_held
 
 if __name__ == "__main__":
     install_stop_handlers()
     try:
-        from device_runtime.cli import main
-
+        with signals_held():
+            from device_runtime.cli import main
         status = main()
     except Stop as why:
         print(f"device_runtime: {why} during start-up", file=sys.stderr)

@@ -16,6 +16,7 @@ import numpy as np
 from device_runtime import preprocess
 from device_runtime.contract import Contract
 from device_runtime.model_file import ModelError, read_small_text
+from device_runtime.signals import signals_held
 
 
 def _same_quantization(tensor: tuple, scale: float, zero_point: int) -> bool:
@@ -45,7 +46,8 @@ def find_interpreter(preferred: str | None = None):
         if name not in candidates:
             raise ValueError(f"unknown interpreter '{name}'; choose one of {list(candidates)}")
         try:
-            return candidates[name](), name
+            with signals_held():
+                return candidates[name](), name
         except ImportError as error:
             errors.append(f"{name}: {error}")
     raise ModelError("no TensorFlow Lite interpreter found; pip install ai-edge-litert (" + "; ".join(errors) + ")")

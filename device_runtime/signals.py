@@ -6,7 +6,9 @@ supervisor's repeated SIGTERM cannot cut the summary short with a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
+from typing import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -30,3 +32,17 @@ def ignore_signals() -> None:
     """Ignore SIGINT/SIGTERM from now on: call it before writing a summary, whatever ended the work."""
     for number in SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM held back while native code imports, then delivered: Stop raised inside a C extension's
+    import comes out as that import's ImportError (numpy's does), a traceback or "no interpreter found"."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: nothing to hold with
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal's handler runs here
