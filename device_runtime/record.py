@@ -9,6 +9,11 @@ runtime because it is a device-facing tool sharing its serial source, line parse
 """
 from __future__ import annotations
 
+from device_runtime.signals import hold_signals
+
+if __name__ == "__main__":  # Ctrl-C or SIGTERM from here until run() can stop cleanly waits (numpy's C import
+    hold_signals()          # would turn Stop into an ImportError; before run(), a traceback)
+
 import argparse
 import json
 import os
@@ -20,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
-from device_runtime.signals import Stop, ignore_signals, install_stop_handlers
+from device_runtime.signals import Stop, ignore_signals, install_stop_handlers, release_signals
 from device_runtime.sources import RECONNECTED, serial_lines
 
 DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
@@ -168,6 +173,7 @@ def run(port: str, baud: int, out: str, subject: str, columns: list[str], units:
         protocol: str | None, labels: list[str] | None) -> dict:
     """Record until the end of the protocol, 'q', Ctrl-C or SIGTERM; the summary as a dict."""
     install_stop_handlers()
+    release_signals()  # a signal held since start-up is a Stop now
 
     def say(message: str) -> None:
         print(f"har record: {message}", file=sys.stderr, flush=True)

@@ -34,6 +34,18 @@ def ignore_signals() -> None:
         signal.signal(number, signal.SIG_IGN)
 
 
+def hold_signals() -> None:
+    """Hold SIGINT/SIGTERM back from now until release_signals() (a program's first line, before its imports)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+
+
+def release_signals() -> None:
+    """Deliver what was held (its handler runs here: install the stop handlers first) and stop holding."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """SIGINT/SIGTERM held back while native code imports, then delivered: Stop raised inside a C extension's

@@ -108,3 +108,44 @@ def test_recorder_ends_with_its_protocol(tmp_path):
     assert recorder.returncode == 0, stderr.decode()
     assert json.loads(stdout)["rows_per_label"] == {"stand": 20, "walk": 20}
     assert json.loads(stdout)["ended"] == "protocol finished"
+
+
+def test_a_stop_while_the_recorder_starts_is_clean(tmp_path):
+    """SIGTERM while numpy imports or before the stop handlers are in: held, then a clean stop (it had been an
+    ImportError or a Stop traceback). SIGINT within the interpreter's own start-up, before any line of ours,
+    is Python's KeyboardInterrupt and cannot be caught, so this test sends SIGTERM."""
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3):
+        process = subprocess.Popen([sys.executable, "-m", "device_runtime.record", "--port", str(tmp_path / "ttyNONE"),
+                                    "--out", str(tmp_path / f"out-{delay}.csv"), "--subject", "1", "--labels", "walk"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err
+
+
+def test_a_held_signal_is_a_stop_once_released():
+    from device_runtime.signals import Stop, hold_signals, install_stop_handlers, release_signals
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        hold_signals()
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.05)  # held: nothing happens here
+        install_stop_handlers()
+        with pytest.raises(Stop, match="SIGINT"):
+            release_signals()
+    finally:
+        release_signals()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def test_the_recorder_holds_stop_signals_from_its_first_line_until_it_can_stop_cleanly():
+    """The test above by timing, this one without: run as a program, the recorder holds SIGINT/SIGTERM from before
+    its imports; here --help ends it before run() releases them."""
+    code = ("import runpy, signal, sys\nsys.argv = ['record', '--help']\ntry:\n"
+            "    runpy.run_module('device_runtime.record', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stderr.strip().splitlines()[-1] == str(sorted([int(signal.SIGINT), int(signal.SIGTERM)]))
