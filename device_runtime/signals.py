@@ -7,7 +7,10 @@ supervisor's repeated SIGTERM cannot cut the summary short with a traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
+import threading
 from typing import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -19,13 +22,33 @@ class Stop(Exception):
 
 def _stop(signum: int, frame: object) -> None:
     ignore_signals()
-    raise Stop(f"stopped by {signal.Signals(signum).name}")
+    stop = Stop(f"stopped by {signal.Signals(signum).name}")
+    stop.signum = signum
+    raise stop
+
+
+def _swallowed(unraisable) -> None:
+    """sys.unraisablehook: Python swallows an exception raised in a finalizer or a weakref callback (an
+    import's module lock has one), and a Stop raised there would be lost with the handlers already ignoring
+    every later signal. Arm them again and signal once more, to land in the program's own code."""
+    if isinstance(unraisable.exc_value, Stop) and hasattr(unraisable.exc_value, "signum"):
+        install_stop_handlers()
+        # sent from here, it would be handled here again: a moment later, it lands where the program is
+        threading.Timer(0.01, os.kill, (os.getpid(), unraisable.exc_value.signum)).start()
+        return
+    _previous_hook(unraisable)
+
+
+_previous_hook = sys.unraisablehook
 
 
 def install_stop_handlers() -> None:
     """From now on, the first SIGINT/SIGTERM raises Stop and later ones are ignored."""
+    global _previous_hook
     for number in SIGNALS:
         signal.signal(number, _stop)
+    if sys.unraisablehook is not _swallowed:
+        _previous_hook, sys.unraisablehook = sys.unraisablehook, _swallowed
 
 
 def ignore_signals() -> None:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
@@ -132,28 +131,6 @@ def test_early_signals_while_importing_never_print_a_traceback(work, model_path)
         _, err = process.communicate(timeout=30)
         # before Python runs our first line the default action (terminated by SIGTERM) is all there is
         assert process.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err
-
-
-def test_a_signal_while_native_code_imports_is_held_then_a_clean_stop():
-    """Stop raised inside a C extension's import came out as that import's ImportError (numpy's, 2 starts in
-    320 under load): while held, the signal waits, and it is delivered as Stop once the import is done."""
-    from device_runtime.signals import Stop, install_stop_handlers, signals_held
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    install_stop_handlers()
-    reached = False
-    try:
-        with pytest.raises(Stop, match="SIGTERM"):
-            with signals_held():
-                # to this thread: pytest's process has other threads (TensorFlow's), which hold nothing; a
-                # program holds from its first line, so the threads numpy starts inherit the hold
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
-                time.sleep(0.05)  # the handler would run here, were the signal not held
-                reached = True
-        assert reached
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
 
 
 @pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
