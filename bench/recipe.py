@@ -145,6 +145,11 @@ def _tune(runs: Path, name: str, extra: list[str]) -> list[str]:
     return ["tune", "--cv", str(FOLDS), "--name", name, "--runs", str(runs), *extra]
 
 
+def shown_command(runs: Path, command: list[str]) -> str:
+    """A `har` command as BENCHMARKS shows and bench/results.json records it: RUNS for the folder, paths relative."""
+    return "har " + " ".join("RUNS" if a == str(runs) else a.replace(f"{REPO}/", "") for a in command)
+
+
 def measure(runs: str | Path, recorded: dict | None = None) -> dict:
     """Cross-validate every candidate, then the default's seeds on the test subjects, as int8. A candidate whose
     runs are not in `runs` keeps its figures from `recorded` (bench/results.json's section) if its command is
@@ -164,7 +169,7 @@ def measure(runs: str | Path, recorded: dict | None = None) -> dict:
     for name, (label, extra) in CANDIDATES.items():
         final = ["--final", "--seeds", str(SEEDS)] if name == CHOSEN else []
         command = _tune(runs, name, extra + final)
-        shown = "har " + " ".join("RUNS" if a == str(runs) else a.replace(f"{REPO}/", "") for a in command)
+        shown = shown_command(runs, command)
         kept = _kept(recorded, runs, name, shown)
         if kept:
             out["candidates"][label] = kept

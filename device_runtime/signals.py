@@ -57,27 +57,30 @@ def ignore_signals() -> None:
         signal.signal(number, signal.SIG_IGN)
 
 
-def hold_signals() -> None:
-    """Hold SIGINT/SIGTERM back from now until release_signals() (a program's first line, before its imports)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+def hold_signals() -> set | None:
+    """Hold SIGINT/SIGTERM back until release_signals() (a program's first line, before its imports); the
+    mask before, or None where there is no mask to hold with (not POSIX)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 
-def release_signals() -> None:
-    """Deliver what was held (its handler runs here: install the stop handlers first) and stop holding."""
+def release_signals(previous: set | None = None) -> None:
+    """Deliver what was held (its handler runs here: install the stop handlers first) and stop holding: back to
+    `previous` (hold_signals' answer), or with neither signal held."""
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        if previous is None:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        else:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """SIGINT/SIGTERM held back while native code imports, then delivered: Stop raised inside a C extension's
     import comes out as that import's ImportError (numpy's does), a traceback or "no interpreter found"."""
-    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: nothing to hold with
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    previous = hold_signals()
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal's handler runs here
+        release_signals(previous)

@@ -9,9 +9,7 @@ RECORDED = json.loads((REPO / "bench" / "results.json").read_text())["recipe"]
 
 
 def _command(runs: Path, name: str) -> str:
-    label, extra = recipe.CANDIDATES[name]
-    shown = [("RUNS" if a == str(runs) else a.replace(f"{recipe.REPO}/", "")) for a in recipe._tune(runs, name, extra)]
-    return "har " + " ".join(shown)
+    return recipe.shown_command(runs, recipe._tune(runs, name, recipe.CANDIDATES[name][1]))
 
 
 def test_a_recipe_without_runs_and_with_its_recorded_command_keeps_its_figures_dated(tmp_path):

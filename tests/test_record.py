@@ -124,25 +124,8 @@ def test_a_stop_while_the_recorder_starts_is_clean(tmp_path):
         assert process.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err
 
 
-def test_a_held_signal_is_a_stop_once_released():
-    from device_runtime.signals import Stop, hold_signals, install_stop_handlers, release_signals
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        hold_signals()
-        signal.raise_signal(signal.SIGINT)
-        time.sleep(0.05)  # held: nothing happens here
-        install_stop_handlers()
-        with pytest.raises(Stop, match="SIGINT"):
-            release_signals()
-    finally:
-        release_signals()
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
-
-
 def test_the_recorder_holds_stop_signals_from_its_first_line_until_it_can_stop_cleanly():
-    """The test above by timing, this one without: run as a program, the recorder holds SIGINT/SIGTERM from before
+    """test_a_stop_while_the_recorder_starts_is_clean by timing, this one without: run as a program, the recorder holds SIGINT/SIGTERM from before
     its imports; here --help ends it before run() releases them."""
     code = ("import runpy, signal, sys\nsys.argv = ['record', '--help']\ntry:\n"
             "    runpy.run_module('device_runtime.record', run_name='__main__')\nexcept SystemExit:\n    pass\n"

@@ -52,3 +52,20 @@ def test_a_signal_handled_inside_a_finalizer_is_not_lost(capsys):
         for number, handler in handlers.items():
             signal.signal(number, handler)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_held_signal_is_a_stop_once_released():
+    from device_runtime.signals import Stop, hold_signals, install_stop_handlers, release_signals
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        hold_signals()
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.05)  # held: nothing happens here
+        install_stop_handlers()
+        with pytest.raises(Stop, match="SIGINT"):
+            release_signals()
+    finally:
+        release_signals()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
