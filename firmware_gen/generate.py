@@ -8,6 +8,7 @@ reaches the C through c_values (checked numbers, escaped strings); the templates
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import jinja2
@@ -21,6 +22,7 @@ from device_runtime.smoothing import DEFAULT_VOTES
 from firmware_gen.c_values import (
     CToken, CValueError, c_bytes, c_float, c_identifier, c_initializer, c_int, c_string, only_tokens,
 )
+from firmware_gen.networks import split_networks
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # 64-bit host arenas run larger than 32-bit ones, but CMSIS-NN and other optimised kernels ask for scratch
@@ -146,7 +148,16 @@ def target_values(contract: Contract) -> dict:
             "target_offset": c_float(target["offset"], "target offset")}
 
 
-def template_values(model_path: Path, contract: Contract, model: bytes, ops: list[str], measured: int, prefix: str) -> dict:
+def part_values(parts: list[bytes], prefix: str) -> dict:
+    """The model's flatbuffers as C arrays: the .tflite itself, or its networks and their average."""
+    names = [f"{prefix}_model_data"] if len(parts) == 1 else [f"{prefix}_model_part{i}" for i in range(len(parts))]
+    return {"parts": [{"name": c_identifier(name, "model array"), "hex_rows": c_bytes(part),
+                       "length": c_int(len(part), "model size", 1)} for name, part in zip(names, parts)],
+            "split": len(parts) > 1, "num_parts": c_int(len(parts), "model parts", 1),
+            "networks": c_int(max(len(parts) - 1, 1), "networks", 1)}
+
+
+def template_values(model_path: Path, contract: Contract, parts: list[bytes], ops: list[str], measured: int, prefix: str) -> dict:
     methods = [c_identifier(RESOLVER_METHODS[op], "resolver method") for op in ops]
     return contract_values(contract) | {
         "prefix": c_identifier(prefix, "prefix"),
@@ -154,8 +165,7 @@ def template_values(model_path: Path, contract: Contract, model: bytes, ops: lis
         "files": CToken("" if prefix == "har" else f"{prefix}_"),
         "library": c_identifier(f"{prefix.capitalize()}Classifier", "library name"),
         "source": c_string(model_path.name, "model file name"),
-        "hex_rows": c_bytes(model),
-        "model_len": c_int(len(model), "model size", 1),
+        **part_values(parts, prefix),
         "methods": methods,
         "num_methods": c_int(len(methods), "number of ops", 1),
         "arena_measured": c_int(measured, "measured arena", 1),
@@ -167,12 +177,18 @@ def template_values(model_path: Path, contract: Contract, model: bytes, ops: lis
     }
 
 
-def measure_arena(model_path: Path, contract: Contract) -> int:
-    probe_input = np.zeros((1, contract.window, contract.input_channels), np.int8)
-    _, measured, why = run_tflm(model_path, probe_input, 1 << 20)
-    if measured is None:
-        raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")
-    return measured
+def measure_arena(model_path: Path, parts: list[bytes]) -> int:
+    """The arena TFLM allocates for the largest of the model's parts, on this host."""
+    measured = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, part in enumerate(parts):
+            path = Path(tmp) / f"part{i}.tflite"
+            path.write_bytes(part)
+            _, arena, why = run_tflm(path, np.zeros((0, 1), np.int8), 1 << 20)  # allocates, invokes nothing
+            if arena is None:
+                raise FirmwareError(f"TensorFlow Lite Micro cannot run {model_path}: {why}")
+            measured.append(arena)
+    return max(measured)
 
 
 def environment() -> jinja2.Environment:
@@ -205,7 +221,8 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     if unknown:
         raise FirmwareError(f"{model_path} uses ops {unknown} that the generated op resolver does not know")
     try:
-        values = template_values(model_path, contract, model, ops, measure_arena(model_path, contract), prefix)
+        parts = split_networks(model)
+        values = template_values(model_path, contract, parts, ops, measure_arena(model_path, parts), prefix)
         imu = imu_values(contract)
     except CValueError as error:
         raise FirmwareError(f"{model_path}: {error}") from None

@@ -16,6 +16,7 @@ SHARED_HAPT = REPO.parent / "shared" / "datasets" / "uci-hapt"
 TINY_MODEL = REPO / "tests" / "fixtures" / "tiny_int8.tflite"  # made by tests/fixtures/make_tiny_model.py
 TINY_FINE_MODEL = REPO / "tests" / "fixtures" / "tiny_fine_int8.tflite"  # the same, with the gyro's fine motion
 TINY_VERTICAL_MODEL = REPO / "tests" / "fixtures" / "tiny_vertical_int8.tflite"  # and the vertical inputs
+TINY_PAIR_MODEL = REPO / "tests" / "fixtures" / "tiny_pair_int8.tflite"  # tiny_int8's recipe, 2 networks averaged
 sys.path.insert(0, str(REPO))
 
 
@@ -72,6 +73,14 @@ def tiny_vertical_model(tmp_path_factory) -> Path:
     """tiny_fine_model's twin that also takes the accelerometer's vertical inputs: 11 inputs per sample."""
     path = tmp_path_factory.mktemp("tiny_vertical") / "model.tflite"
     shutil.copyfile(TINY_VERTICAL_MODEL, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_model(tmp_path_factory) -> Path:
+    """tiny_model's recipe as two networks whose scores the model averages (model.members = 2)."""
+    path = tmp_path_factory.mktemp("tiny_pair") / "model.tflite"
+    shutil.copyfile(TINY_PAIR_MODEL, path)
     return path
 
 
