@@ -100,16 +100,28 @@ def hapt_prepared(hapt_loaded):
     return prepare(DataConfig(), loaded=hapt_loaded)
 
 
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory) -> Path:
-    """The one short real training (2 epochs) of the recipe in configs/default.toml that the slow tests
-    share, so the conversion, Pi runtime and firmware tests run what `make model.tflite` ships."""
+def _train_default(tmp_path_factory, **model) -> Path:
+    """configs/default.toml's recipe trained 2 epochs, with `model` settings changed."""
     from train.config import load_config
     from train.fit import RunConfig, train_run
 
     config = load_config(REPO / "configs" / "default.toml")
     config["train"].update(epochs=2, warmup_epochs=0)
+    config["model"].update(model)
     return train_run(RunConfig.from_dict(config), "cnn", tmp_path_factory.mktemp("trained") / "runs")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """The one short real training (2 epochs) of the recipe in configs/default.toml that the slow tests
+    share, so the conversion, Pi runtime and firmware tests run what `make model.tflite` ships."""
+    return _train_default(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def trained_network(tmp_path_factory) -> Path:
+    """That recipe as one network (model.members = 1), for what takes one network: --qat."""
+    return _train_default(tmp_path_factory, members=1)
 
 
 @pytest.fixture(scope="session")

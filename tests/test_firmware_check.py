@@ -102,8 +102,9 @@ def test_the_arduino_library_builds_and_runs_on_the_host(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_check_on_the_default_model_meets_the_issue_10_figures(int8_model, tmp_path):
-    """Bit-exact on the host and the M4, the stream as the Pi's, and the example app (main.cc for the M4,
-    CMSIS-NN -Os) within 160 KB of flash and 16 KB of RAM."""
+    """Bit-exact on the host and the M4, the stream as the Pi's, a window in under a tenth of the stride on a
+    64 MHz Cortex-M4 (at 1.5 cycles per instruction), and the example app (main.cc for the M4, CMSIS-NN -Os)
+    within 160 KB of flash and 16 KB of RAM."""
     needs_toolchain()
     os.symlink(int8_model[1], tmp_path / "model.tflite")
     result = har("firmware", "model.tflite", "--out", "fw", "--check", cwd=tmp_path)
@@ -114,7 +115,9 @@ def test_check_on_the_default_model_meets_the_issue_10_figures(int8_model, tmp_p
     assert host["windows"] > 2500 and host["argmax_agreement"] == 1.0 and host["max_lsb"] == 0
     assert m4["windows"] == host["windows"] and m4["argmax_agreement"] == 1.0 and m4["max_lsb"] == 0
     assert (m4["kernels"], m4["optimisation"]) == ("cmsis-nn", "-Os")
-    assert 1e5 < m4["instructions_per_inference"] <= 4.0e6
+    stride_seconds = 64 / 50  # the default contract's stride at HAPT's rate
+    instructions = m4["instructions_per_inference"]
+    assert instructions > 1e5 and instructions * 1.5 / 64e6 <= stride_seconds / 10
     from convert.flatbuffer import ops_of
     from firmware_gen import check, tflm_build
 
