@@ -6,9 +6,10 @@ macro-F1 against --max-drop, and every class's recall against --max-class-drop, 
 """
 from __future__ import annotations
 
-ADVICE = ("try quantization-aware fine-tuning (--qat), more --representative windows (e.g. --representative "
-          "1000) or --per-channel weights; if one channel's int8 step is much coarser than its signal (the conversion "
-          "report's input_saturation.step), retrain with [data] scaling = \"range\"; --mode float32 keeps the float figures")
+ADVICE = ("try quantization-aware fine-tuning (--qat, for a model of one network), more --representative "
+          "windows (e.g. --representative 1000) or --per-channel weights; if one channel's int8 step is much coarser "
+          "than its signal (the conversion report's input_saturation.step), retrain with [data] scaling = \"range\"; "
+          "--mode float32 keeps the float figures")
 
 
 def quality_drops(float_report: dict, converted: dict) -> dict:

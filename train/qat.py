@@ -67,7 +67,7 @@ def fine_tune(config: RunConfig, prepared: Prepared, trained, epochs: int):
         raise ValueError("--qat is for classifiers; a regression model converts with post-training quantization")
     if config.members > 1:
         raise ValueError(f"--qat fine-tunes one network; this model averages {config.members} (model.members): "
-                         "convert it without --qat")
+                         "convert it without --qat, or train the recipe as one network (--set model.members=1)")
     model = quantize_aware(trained)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate * LEARNING_RATE_FACTOR),
                   loss="sparse_categorical_crossentropy")
