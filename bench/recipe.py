@@ -59,6 +59,7 @@ def measure(runs: str | Path, recorded: dict | None = None) -> dict:
                                     "seeds": cv.get("seeds", 1), "ensemble": cv.get("seed_ensemble", {}).get("mean"),
                                     "runs": {f"{f['fold']}-{f.get('seed', 0)}": f["macro_f1"] for f in cv["folds"]},
                                     "measured": time.strftime("%Y-%m-%d"), "machine": machine()}
+        out["candidates"][label]["earlier"] = _earlier(recorded, label, machine())
         if final:
             out["chosen"] = label
             for seed in range(SEEDS):
@@ -76,6 +77,17 @@ def _kept(recorded: dict | None, runs: Path, name: str, command: str) -> dict | 
         return None
     return {**entry, "measured": entry.get("measured", recorded.get("date", "unknown")),
             "machine": entry.get("machine", recorded.get("machine", "unknown")), "kept": True}
+
+
+def _earlier(recorded: dict | None, label: str, machine: str) -> dict | None:
+    """A candidate's figures from another machine, kept for the candidates measured there to pair with."""
+    entry = (recorded or {}).get("candidates", {}).get(label)
+    if not entry:
+        return None
+    if entry.get("machine", recorded.get("machine")) == machine:
+        return entry.get("earlier")
+    return {**{key: entry[key] for key in ("mean", "std", "runs", "measured") if key in entry},
+            "machine": entry.get("machine", recorded.get("machine"))}
 
 
 def _figures(seed: int, report: dict) -> dict:
@@ -100,7 +112,14 @@ def _cv_row(label: str, c: dict) -> str:
             f"| {100 * m['worst_subject_accuracy']:.1f}% | {m['gyro_mean_removed_drop_points']:+.2f} "
             f"| {m['gyro_bias_0.1rad_s_drop_points']:+.2f} ± {s['gyro_bias_0.1rad_s_drop_points']:.2f} | {worst} "
             f"| {averaged} | {c.get('measured', '')}{', ' + c['machine'].split(',')[0] if c.get('machine') else ''}"
-            f"{', kept' if c.get('kept') else ''} |")
+            f"{', kept' if c.get('kept') else ''}{_earlier_words(c.get('earlier'))} |")
+
+
+def _earlier_words(earlier: dict | None) -> str:
+    if not earlier:
+        return ""
+    return (f" (on {earlier['machine'].split(',')[0]}, {earlier.get('measured', '')}: "
+            f"{earlier['mean']['macro_f1']:.4f} ± {earlier['std']['macro_f1']:.4f})")
 
 
 def markdown(results: dict) -> str:

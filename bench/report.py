@@ -92,7 +92,9 @@ def _models(training: list[dict]) -> list[str]:
         count = joined[0]["members"]
         lines += ["", f"Each default CNN averages {count} networks of its recipe (`model.members`; seeds seed .. "
                   f"seed+{count - 1}), each trained as a run of its own: its fit time is theirs together, its "
-                  "parameters, MACs and size are all of theirs. The other families are single networks."]
+                  "parameters, MACs and size are all of theirs, and its TFLM arena is the whole model's in one "
+                  "interpreter; the generated firmware runs the networks one at a time in one network's arena "
+                  "(\"Microcontroller\" below). The other families are single networks."]
     return lines
 
 

@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from bench import recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -12,11 +14,15 @@ def _command(runs: Path, name: str) -> str:
     return recipe.shown_command(runs, recipe._tune(runs, name, recipe.CANDIDATES[name][1]))
 
 
-def test_a_recipe_without_runs_and_with_its_recorded_command_keeps_its_figures_dated(tmp_path):
+def test_a_recipe_without_runs_and_with_its_recorded_command_keeps_its_figures_dated_and_placed(tmp_path):
     kept = recipe._kept(RECORDED, tmp_path, "default", _command(tmp_path, "default"))
     entry = RECORDED["candidates"][recipe.CANDIDATES["default"][0]]
-    assert kept["mean"] == entry["mean"] and kept["runs"] == entry["runs"]
-    assert kept["measured"] == entry.get("measured", RECORDED["date"])
+    assert kept["mean"] == entry["mean"] and kept["runs"] == entry["runs"] and kept["kept"]
+    assert kept["measured"] == entry["measured"] and kept["machine"] == entry["machine"]
+    label = recipe.CANDIDATES["default"][0]
+    older = {"candidates": {label: {"command": entry["command"]}}, "date": "2026-11-20", "machine": "AMD EPYC, 2 cores"}
+    dated = recipe._kept(older, tmp_path, "default", entry["command"])  # an entry older than per-entry dates
+    assert (dated["measured"], dated["machine"]) == ("2026-11-20", "AMD EPYC, 2 cores")
 
 
 def test_a_recipe_with_runs_a_changed_command_or_the_chosen_one_is_measured_again(tmp_path):
@@ -33,3 +39,17 @@ def test_every_recorded_recipe_but_the_chosen_one_would_be_kept_on_a_fresh_machi
     not the whole study: each recorded command still matches its candidate."""
     kept = [n for n in recipe.CANDIDATES if recipe._kept(RECORDED, tmp_path, n, _command(tmp_path, n))]
     assert set(recipe.CANDIDATES) - set(kept) <= {recipe.CHOSEN}
+
+
+def test_a_candidate_is_paired_with_the_defaults_runs_from_its_own_machine():
+    from bench.recipe_rules import paired_gain, same_machine
+
+    runs = {"1-0": 0.97, "1-1": 0.96, "2-0": 0.98}
+    default = {"machine": "Intel", "runs": {k: v - 0.003 for k, v in runs.items()},
+               "earlier": {"machine": "AMD", "runs": runs}}
+    on_amd = {"machine": "AMD", "runs": {k: v + 0.001 for k, v in runs.items()}}
+    assert same_machine(default, on_amd) == (default["earlier"], on_amd)
+    assert paired_gain(*same_machine(default, on_amd)) == pytest.approx((0.001, 0.0))
+    on_intel = {"machine": "Intel", "runs": runs, "earlier": {"machine": "AMD", "runs": runs}}
+    assert same_machine(default, on_intel) == (default, on_intel)
+    assert same_machine({"machine": "AMD", "runs": runs}, on_intel) == ({"machine": "AMD", "runs": runs}, on_intel["earlier"])
