@@ -3,9 +3,9 @@ firmware's arena holds one network at a time: the parts give the model's scores 
 import subprocess
 
 import numpy as np
+import pytest
 
-from convert.tflm_probe import run_tflm
-from firmware_gen.generate import generate
+from firmware_gen.generate import generate, measure_arena
 from firmware_gen.networks import split_networks
 
 
@@ -23,17 +23,12 @@ def tflm_scores(model: bytes, windows: list[np.ndarray]) -> np.ndarray:
     return np.array(outputs)
 
 
-def arena(model: bytes, tmp_path) -> int:
-    (tmp_path / "part.tflite").write_bytes(model)
-    return run_tflm(tmp_path / "part.tflite", np.zeros((0, 1), np.int8), 1 << 20)[1]
-
-
 def test_a_model_of_one_network_stays_whole(tiny_model, tiny_vertical_model):
     for path in (tiny_model, tiny_vertical_model):
         assert split_networks(path.read_bytes()) == [path.read_bytes()]
 
 
-def test_two_networks_run_apart_give_the_models_scores_to_the_bit_in_a_smaller_arena(tiny_pair_model, tmp_path):
+def test_two_networks_run_apart_give_the_models_scores_to_the_bit_in_a_smaller_arena(tiny_pair_model):
     model = tiny_pair_model.read_bytes()
     parts = split_networks(model)
     assert len(parts) == 3
@@ -42,7 +37,7 @@ def test_two_networks_run_apart_give_the_models_scores_to_the_bit_in_a_smaller_a
     networks = [tflm_scores(part, [[w] for w in windows]) for part in parts[:2]]
     averaged = tflm_scores(parts[2], [[a, b] for a, b in zip(*networks)])
     assert np.array_equal(averaged, whole) and not np.array_equal(networks[0], networks[1])
-    assert max(arena(part, tmp_path) for part in parts) < arena(model, tmp_path)
+    assert measure_arena(tiny_pair_model, parts) < measure_arena(tiny_pair_model, [model])
 
 
 def test_the_generated_model_data_holds_the_parts_byte_for_byte(tiny_pair_model, tmp_path):
@@ -59,3 +54,18 @@ def test_the_generated_model_data_holds_the_parts_byte_for_byte(tiny_pair_model,
     strict = ["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
     subprocess.run(strict + ["model_data.cc", "dump.cc", "-o", "dump"], cwd=tmp_path, check=True)
     assert subprocess.run(["./dump"], cwd=tmp_path, capture_output=True, check=True).stdout == b"".join(parts)
+
+
+def test_a_crafted_model_naming_a_missing_tensor_is_refused_with_a_message(tiny_pair_model, tmp_path):
+    from convert.flatbuffer import parse, serialise
+    from firmware_gen.generate import FirmwareError
+
+    parsed = parse(tiny_pair_model.read_bytes())
+    average = parsed.subgraphs[0].operators[-2]
+    average.inputs = np.array([9999, average.inputs[1]], dtype=np.int32)
+    crafted = tmp_path / "crafted.tflite"
+    crafted.write_bytes(serialise(parsed))
+    assert split_networks(crafted.read_bytes()) == [crafted.read_bytes()]
+    with pytest.raises(FirmwareError, match="TensorFlow Lite Micro cannot run .*crafted.tflite"):
+        generate(crafted, tmp_path / "fw")
+    assert not (tmp_path / "fw").exists()
