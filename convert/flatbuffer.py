@@ -65,3 +65,37 @@ def embed_contract(model: bytes, contract: dict) -> bytes:
     entry.buffer = len(parsed.buffers) - 1
     parsed.metadata = [m for m in (parsed.metadata or []) if m.name.decode() != METADATA_NAME] + [entry]
     return serialise(parsed)
+
+
+def graph_problem(parsed: "schema.ModelT") -> str | None:
+    """What makes the first subgraph unsafe to hand an interpreter, in words; None: nothing found.
+
+    Why: TFLM runs the ops in their stored order and trusts every index, so a crafted or damaged model (an
+    op reading a tensor no earlier op wrote, an index past the end) gets through its allocation and crashes
+    the process when invoked (a division by zero), on the host as on a device."""
+    if not parsed.subgraphs:
+        return "it has no subgraph"
+    graph = parsed.subgraphs[0]
+    tensors = graph.tensors or []
+    named = [int(t) for op in graph.operators or [] for field in (op.inputs, op.outputs, op.intermediates)
+             if field is not None for t in field] + [int(t) for t in (*graph.inputs, *graph.outputs)]
+    if not all(-1 <= t < len(tensors) for t in named):
+        return f"it names a tensor past the last of its {len(tensors)}"
+    if not all(0 <= t.buffer < len(parsed.buffers or []) for t in tensors):
+        return f"a tensor names a buffer past the last of its {len(parsed.buffers or [])}"
+    if not all(0 <= op.opcodeIndex < len(parsed.operatorCodes or []) for op in graph.operators or []):
+        return "an operator names an operator code that does not exist"
+    data = [parsed.buffers[t.buffer].data for t in tensors]
+    written = {int(t) for t in graph.inputs} | {i for i, t in enumerate(tensors) if t.isVariable or
+                                                 (data[i] is not None and len(data[i]) > 0)}
+    for i, op in enumerate(graph.operators or []):
+        unread = [int(t) for t in op.inputs if t >= 0 and int(t) not in written]
+        if unread:
+            return (f"operator {i} ({op_name(parsed, i)}) reads tensor {unread[0]} before any operator writes it: "
+                    "its operators are not in execution order")
+        twice = [int(t) for t in op.outputs if int(t) in written]
+        if twice:
+            return f"operator {i} ({op_name(parsed, i)}) writes tensor {twice[0]}, an input, a constant or an earlier output"
+        written.update(int(t) for t in op.outputs)
+    unwritten = [int(t) for t in graph.outputs if int(t) not in written]
+    return f"no operator writes its output tensor {unwritten[0]}" if unwritten else None

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from convert.flatbuffer import ops_of
+from convert.flatbuffer import graph_problem, ops_of, parse
 from convert.tflm_probe import run_tflm
 from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
@@ -216,6 +216,9 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     if not contract.quantization:
         raise FirmwareError(f"{model_path} is not a full-int8 model; convert it with `har convert --mode int8`")
     model = model_path.read_bytes()
+    problem = graph_problem(parse(model))
+    if problem:
+        raise FirmwareError(f"{model_path}: {problem}; a damaged or crafted model: convert it again with `har convert`")
     ops = ops_of(model)
     unknown = [op for op in ops if op not in RESOLVER_METHODS]
     if unknown:

@@ -11,7 +11,7 @@ Any other model comes back whole, as one part.
 """
 from __future__ import annotations
 
-from convert.flatbuffer import op_name, parse, serialise
+from convert.flatbuffer import graph_problem, op_name, parse, serialise
 
 AVERAGING = ("ADD", "MUL")  # how train/models.py's members_mean layer converts: a sum, times 1/K
 SHARED = ("RESHAPE",)  # the only ops several networks may share; each part computes its own copy
@@ -21,8 +21,8 @@ def split_networks(model: bytes) -> list[bytes]:
     """[model] for one network; for K averaged networks, K parts (the model's input to one network's
     output), then the part that averages those K outputs into the model's output."""
     parsed = parse(model)
-    if len(parsed.subgraphs) != 1 or not _well_formed(parsed):
-        return [model]  # as it is: TFLM's own checks then say what is wrong with a malformed one
+    if len(parsed.subgraphs) != 1 or graph_problem(parsed):
+        return [model]  # as it is: `har firmware` refuses a malformed one, saying what is wrong
     graph = parsed.subgraphs[0]
     producer = {int(t): i for i, op in enumerate(graph.operators) for t in op.outputs}
     if len(graph.inputs) != 1 or len(graph.outputs) != 1 or int(graph.outputs[0]) not in producer:
@@ -41,15 +41,6 @@ def split_networks(model: bytes) -> list[bytes]:
     inputs = [int(graph.inputs[0])]
     return ([_part(model, network, inputs, [t]) for network, t in zip(networks, branches)]
             + [_part(model, averaging, branches, [int(graph.outputs[0])])])
-
-
-def _well_formed(parsed) -> bool:
-    """Every tensor an op or the graph names exists, and so does every buffer and operator code they name."""
-    graph = parsed.subgraphs[0]
-    named = [int(t) for op in graph.operators for t in _tensors_of(op)] + [*map(int, graph.inputs), *map(int, graph.outputs)]
-    return (all(-1 <= t < len(graph.tensors) for t in named)
-            and all(0 <= t.buffer < len(parsed.buffers) for t in graph.tensors)
-            and all(0 <= op.opcodeIndex < len(parsed.operatorCodes) for op in graph.operators))
 
 
 def _averaging_ops(parsed, producer: dict[int, int], output: int) -> set[int]:

@@ -1,5 +1,7 @@
 """A model of several networks, cut into one flatbuffer per network and one that averages them, so that the
 firmware's arena holds one network at a time: the parts give the model's scores to the bit."""
+import copy
+import re
 import subprocess
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 
 from firmware_gen.generate import generate, measure_arena
 from firmware_gen.networks import split_networks
+from tests.hostile_support import har  # noqa: F401 (a fixture)
 
 
 def tflm_scores(model: bytes, windows: list[np.ndarray]) -> np.ndarray:
@@ -56,16 +59,38 @@ def test_the_generated_model_data_holds_the_parts_byte_for_byte(tiny_pair_model,
     assert subprocess.run(["./dump"], cwd=tmp_path, capture_output=True, check=True).stdout == b"".join(parts)
 
 
-def test_a_crafted_model_naming_a_missing_tensor_is_refused_with_a_message(tiny_pair_model, tmp_path):
+def _cycle(graph):  # the first network's first convolution reads the model's output
+    graph.operators[1].inputs = np.array([graph.outputs[0], *graph.operators[1].inputs[1:]], dtype=np.int32)
+
+
+def _missing(graph):  # the average reads a tensor that does not exist
+    graph.operators[-2].inputs = np.array([9999, graph.operators[-2].inputs[1]], dtype=np.int32)
+
+
+def _twice(graph):  # two operators write one tensor
+    graph.operators[2].outputs = graph.operators[1].outputs
+
+
+def _unwritten(graph):  # the model's output is a new tensor that no operator writes
+    graph.tensors.append(copy.deepcopy(graph.tensors[graph.outputs[0]]))
+    graph.outputs = np.array([len(graph.tensors) - 1], dtype=np.int32)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_cycle, "operator 1 .CONV_2D. reads tensor .* before any operator writes it"),
+    (_missing, "it names a tensor past the last of its 33"),
+    (_twice, "operator 2 .* writes tensor .*, an input, a constant or an earlier output"),
+    (_unwritten, "no operator writes its output tensor")])
+def test_a_crafted_graph_is_refused_with_a_message_and_nothing_written(har, tiny_pair_model, tmp_path, damage, message):
+    """TFLM trusts the stored order and indices: the cycle got through its allocation and crashed the process
+    with a division by zero when invoked; the missing tensor crashed the split with an IndexError."""
     from convert.flatbuffer import parse, serialise
-    from firmware_gen.generate import FirmwareError
 
     parsed = parse(tiny_pair_model.read_bytes())
-    average = parsed.subgraphs[0].operators[-2]
-    average.inputs = np.array([9999, average.inputs[1]], dtype=np.int32)
+    damage(parsed.subgraphs[0])
     crafted = tmp_path / "crafted.tflite"
     crafted.write_bytes(serialise(parsed))
     assert split_networks(crafted.read_bytes()) == [crafted.read_bytes()]
-    with pytest.raises(FirmwareError, match="TensorFlow Lite Micro cannot run .*crafted.tflite"):
-        generate(crafted, tmp_path / "fw")
+    status, err = har("firmware", crafted, "--out", tmp_path / "fw")
+    assert status == 2 and re.search(f"crafted.tflite: {message}", err), err
     assert not (tmp_path / "fw").exists()
