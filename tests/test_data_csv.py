@@ -135,3 +135,18 @@ def test_posture_angle_is_the_tilt_between_two_classes_per_subject(tmp_path):
     assert "| train | 12° | 5° (subject bob) | ann: 30, bob: 5, cid: 12 |" in _posture(angles)
     with pytest.raises(ValueError, match="walk is not a class"):
         posture_angles(prepared, ("sit", "walk"))
+
+
+def test_no_validation_subjects_leaves_every_subject_outside_the_test_split_to_training(tmp_path):
+    """`validation_subjects = []` (final_model "last" picks no epoch): no subject is held back for nothing."""
+    from train.data.summary import format_summary
+
+    for subject in "abcde":
+        write(tmp_path / f"{subject}.csv", HEADER + rows(150) + rows(150, 3000, activity="sit"))
+    options = dict(path=str(tmp_path), format="csv", window="1s", stride="1s", test_subjects=["e"])
+    assert len(prepare(DataConfig(**options)).summary["splits"]["validation"]["subjects"]) == 1
+    prepared = prepare(DataConfig(**options, validation_subjects=[]))
+    assert prepared.summary["splits"]["train"]["subjects"] == ["a", "b", "c", "d"]
+    assert len(prepared.splits["validation"]) == 0 and len(prepared.splits["test"]) == 6
+    assert "validation: none (validation_subjects = []): every subject outside the test split trains" in \
+        format_summary(prepared.summary)

@@ -130,3 +130,22 @@ def test_regression_on_a_numeric_csv_column(tmp_path):
     constant_guess_mae = np.abs(test_targets - test_targets.mean()).mean()
     assert metrics["mae"] < 0.5 * constant_guess_mae, (metrics, constant_guess_mae)
     assert "MAE" in (run / "evaluation" / "report.md").read_text()
+
+
+def test_without_validation_subjects_every_non_test_subject_trains_and_no_epoch_is_picked(tmp_path):
+    from train.evaluate import evaluate_run
+    from train.run import RunError, check
+
+    unpicked = {"data": {"validation_subjects": []}, "train": {"epochs": 1}}
+    with pytest.raises(ValueError, match="no validation split to pick an epoch by, as train.final_model = 'best'"):
+        train_run(RunConfig.from_dict(unpicked | {"train": {"epochs": 1, "final_model": "best"}}), "best", tmp_path)
+    assert not (tmp_path / "best").exists()
+    run = train_run(RunConfig.from_dict(unpicked), "all", tmp_path)
+    splits = json.loads((run / "data_summary.json").read_text())["splits"]
+    assert len(splits["train"]["subjects"]) == 21 and splits["validation"]["subjects"] == []
+    assert json.loads((run / "training.json").read_text())["best_epoch"] == 0
+    assert not (run / "checkpoints" / "best.keras").exists()
+    with pytest.raises(RunError, match="no best epoch; its model is model.keras"):
+        check(run, "best")
+    evaluate_run(run)
+    assert "no validation subjects: every non-test subject trained it" in (run / "evaluation" / "report.md").read_text()

@@ -24,7 +24,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--channels", help="comma-separated channels the model reads, e.g. acc_x,acc_y,acc_z "
                        "for an accelerometer-only model (default: all of the data's)")
     group.add_argument("--test-subjects", help="comma-separated subjects held out for testing")
-    group.add_argument("--validation-subjects", help="comma-separated subjects for validation")
+    group.add_argument("--validation-subjects", help="comma-separated subjects for validation (\"\": none, every non-test subject trains)")
     group.add_argument("--units", help="units of channels whose header gives none, per sensor prefix or channel: "
                        "gyro=deg/s,acc=g or gyro_x=deg/s (a header's own unit, acc_x[g], must agree)")
     group.add_argument("--resample-hz", type=float, help="CSV: resample every recording to this rate")

@@ -115,7 +115,8 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
     elif "fit_seconds" in metrics:
         lines.append(
             f"Training: {metrics['fit_seconds']:.0f} s, {metrics['epochs']} epochs; final model: "
-            f"{metrics['final_model']} (best validation epoch {metrics['best_epoch']})."
+            f"{metrics['final_model']} " + (f"(best validation epoch {metrics['best_epoch']})." if metrics["best_epoch"]
+                                            else "(no validation subjects: every non-test subject trained it).")
         )
     lines.append("")
     if contract.task == "regression":

@@ -77,14 +77,16 @@ class Checkpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
+        (self.run / "checkpoints").mkdir(exist_ok=True)
+        if self.every_epoch:
+            save_keras(self.model, self.run / "checkpoints" / f"epoch_{epoch + 1:03d}.keras")
+        if not len(self.prepared.splits["validation"]):
+            return  # no validation subjects: nothing to score, no best epoch
         report = score(self.model, self.prepared.splits["validation"], self.prepared.contract)
         regression = self.prepared.contract.task == "regression"
         value = -report["mae"] if regression else report["macro_f1"]
         logs["val_score"] = value
         logs["val_macro_f1" if not regression else "val_mae_windows"] = report["macro_f1" if not regression else "mae"]
-        (self.run / "checkpoints").mkdir(exist_ok=True)
-        if self.every_epoch:
-            save_keras(self.model, self.run / "checkpoints" / f"epoch_{epoch + 1:03d}.keras")
         if self.best is None or value > self.best["val_score"]:
             save_keras(self.model, self.run / "checkpoints" / "best.keras")
             self.best = {"epoch": epoch + 1, "val_score": value}
@@ -126,13 +128,14 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
     model.fit(
         training_data(config.train, prepared, teachers),
         validation_data=(validation.x, np.eye(len(prepared.contract.class_names), dtype=np.float32)[validation.y]
-                         if teachers else validation.y),
+                         if teachers else validation.y) if len(validation) else None,
         epochs=config.train.epochs,
         callbacks=_callbacks(run, config, prepared),
         verbose=0 if quiet else 1 if sys.stdout.isatty() else 2,
     )
     fit_seconds = time.perf_counter() - start
-    best_epoch = json.loads((run / "checkpoints" / "best.json").read_text())["epoch"]
+    best = run / "checkpoints" / "best.json"
+    best_epoch = json.loads(best.read_text())["epoch"] if best.exists() else 0  # 0: no validation split
     if config.train.final_model == "best":
         model.set_weights(load_keras(run / "checkpoints" / "best.keras").get_weights())
     save_keras(model, run / "model.keras")
@@ -158,6 +161,11 @@ def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     for sensor in ("gyro", "acc"):
         bias_scale(prepared.contract, sensor, getattr(config.train, f"augment_{sensor}_bias"))
     rotation_limits(prepared.contract, config.train)
+    picking = [f"train.{key} = {value!r}" for key, value, fine in (
+        ("final_model", config.train.final_model, "last"), ("patience", config.train.patience, 0)) if value != fine]
+    if not len(prepared.splits["validation"]) and picking:
+        raise ValueError(f"[data] validation_subjects = []: no validation split to pick an epoch by, as "
+                         f"{' and '.join(picking)} would; set train.final_model = \"last\" and train.patience = 0")
     if config.train.distill and prepared.contract.task == "regression":
         raise ValueError(f"train.distill = {config.train.distill}: distillation teaches class probabilities; "
                          "a regression run has none (set it to 0)")

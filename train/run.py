@@ -169,6 +169,9 @@ def check(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, Pa
     if checkpoint == "best" and config.members > 1:
         raise RunError(f"{run}: averages {config.members} networks, each its own run with its own best checkpoint "
                        f"({run / MEMBERS}/seedS/checkpoints/best.keras); the run itself has only model.keras")
+    if checkpoint == "best" and config.data.validation_subjects == []:
+        raise RunError(f"{run}: trained without validation subjects ([data] validation_subjects = []), so it has "
+                       "no best epoch; its model is model.keras (--checkpoint final)")
     _check_keras_file(run / CHECKPOINTS[checkpoint])
     return config, contract, run / CHECKPOINTS[checkpoint]
 

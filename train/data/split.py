@@ -40,7 +40,7 @@ def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] |
         "test": [s for s in everyone if s in test],
     }
     for name in SPLITS:
-        if not splits[name]:
+        if not splits[name] and not (name == "validation" and config.validation_subjects == []):
             raise DataError(_source(config), f"the {name} split has no subjects "
                             f"(subjects with windows: {' '.join(everyone)}); "
                             "choose them with --test-subjects / --validation-subjects")
@@ -56,7 +56,9 @@ def split_rules(config: DataConfig) -> dict[str, str]:
         test = "UCI HAR's test users, the HAPT default"
     else:
         test = f"20% of the subjects, {seed}"
-    if config.validation_subjects is not None:
+    if config.validation_subjects == []:
+        validation = "none (validation_subjects = []): every subject outside the test split trains"
+    elif config.validation_subjects is not None:
         validation = "given (--validation-subjects or [data] validation_subjects)"
     elif config.format == "hapt":
         validation = "HAPT's default validation subjects"

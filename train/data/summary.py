@@ -78,6 +78,9 @@ def format_summary(summary: dict) -> str:
     dropped = summary["windows_dropped"]
     out.append("windows dropped: " + (", ".join(f"{v:,} {k}" for k, v in dropped.items()) if dropped else "none"))
     for name, split in summary["splits"].items():
+        if not split["subjects"]:
+            out.append(f"\n{name}: {split['chosen']}")
+            continue
         out.append(f"\n{name}: {split['windows']:,} windows from subjects {' '.join(split['subjects'])}")
         out.append(f"  subjects chosen: {split['chosen']}")
         if "per_class" in split:
