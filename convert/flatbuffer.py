@@ -99,3 +99,15 @@ def graph_problem(parsed: "schema.ModelT") -> str | None:
         written.update(int(t) for t in op.outputs)
     unwritten = [int(t) for t in graph.outputs if int(t) not in written]
     return f"no operator writes its output tensor {unwritten[0]}" if unwritten else None
+
+
+def io_quantization(parsed: "schema.ModelT") -> dict | None:
+    """The first subgraph's input and output scale and zero point as the model stores them, in the contract's
+    keys (None: a tensor without quantization)."""
+    graph, stored = parsed.subgraphs[0], {}
+    for side, tensors in (("input", graph.inputs), ("output", graph.outputs)):
+        q = graph.tensors[int(tensors[0])].quantization if len(tensors) else None
+        if q is None or q.scale is None or len(q.scale) == 0 or q.zeroPoint is None or len(q.zeroPoint) == 0:
+            return None
+        stored |= {f"{side}_scale": float(q.scale[0]), f"{side}_zero_point": int(q.zeroPoint[0])}
+    return stored

@@ -167,17 +167,17 @@ def _problems(c: Contract) -> list[str]:
     problems: list[str] = []
     if c.version != CONTRACT_VERSION:
         return [f"version {c.version!r}, this toolchain reads version {CONTRACT_VERSION}"]
-    if not _is_number(c.sample_rate_hz) or not 0 < c.sample_rate_hz <= 100_000:
-        problems.append("sample_rate_hz must be a number in (0, 100000]")
+    if not _is_number(c.sample_rate_hz) or not 0.001 <= c.sample_rate_hz <= 100_000:
+        problems.append("sample_rate_hz must be a number in [0.001, 100000]")
     n = _names(c.channels, "channels", MAX_CHANNELS, problems)
     if _names(c.units, "units", MAX_CHANNELS, problems) != n:
         problems.append(f"units must have one entry per channel ({n})")
-    for name in ("norm_mean", "norm_std"):
+    for name in ("norm_mean", "norm_std"):  # float32 on every device: 1e300 would be inf there, 1e-50 zero
         values = getattr(c, name)
-        if not isinstance(values, list) or len(values) != n or not all(_is_number(v) for v in values):
-            problems.append(f"{name} must be {n} finite numbers, one per channel")
-    if isinstance(c.norm_std, list) and any(_is_number(s) and not s > 0 for s in c.norm_std):
-        problems.append("norm_std must be positive")
+        if not isinstance(values, list) or len(values) != n or not all(_is_number(v) and abs(v) < 3.4e38 for v in values):
+            problems.append(f"{name} must be {n} finite float32 numbers, one per channel")
+    if isinstance(c.norm_std, list) and any(_is_number(s) and not s > 1e-30 for s in c.norm_std):
+        problems.append("norm_std must be positive float32 numbers (above 1e-30)")
     if not _is_int(c.window) or not 0 < c.window <= MAX_WINDOW:
         problems.append(f"window must be a whole number of samples in 1-{MAX_WINDOW}")
     if not _is_int(c.stride) or not 0 < c.stride <= MAX_WINDOW:
@@ -255,8 +255,8 @@ def _quantization_problems(q: object) -> list[str]:
     problems = []
     for side in ("input", "output"):
         scale, zero = q[f"{side}_scale"], q[f"{side}_zero_point"]
-        if not _is_number(scale) or not scale > 0:
-            problems.append(f"quantization.{side}_scale must be a positive finite number")
+        if not _is_number(scale) or not 1e-30 < scale < 3.4e38:
+            problems.append(f"quantization.{side}_scale must be a positive finite float32 number")
         if not _is_int(zero) or not -128 <= zero <= 127:
             problems.append(f"quantization.{side}_zero_point must be a whole number in -128..127")
     return problems

@@ -53,12 +53,17 @@ def find_interpreter(preferred: str | None = None):
     raise ModelError("no TensorFlow Lite interpreter found; pip install ai-edge-litert (" + "; ".join(errors) + ")")
 
 
-def _survives_trial(build) -> int:
-    """0 if building the interpreter and one invoke on zeros ends normally in a child process, else the
-    signal that killed it. The native interpreter aborts on some damaged models that its flatbuffer
-    verifier accepts (a tensor table missing its shape, say); a child's crash is a refusal, ours would not be."""
+TRIAL_SECONDS = 30.0  # a model made by `har convert` builds and runs a window in milliseconds
+
+
+def _trial_failure(build) -> str | None:
+    """None if building the interpreter and one invoke on zeros end normally in a child process within
+    TRIAL_SECONDS; else what went wrong. The native interpreter aborts on some damaged models that its
+    flatbuffer verifier accepts (a tensor table missing its shape, say), and a crafted one can loop for ever
+    (a WHILE op whose condition stays true): a child's crash or hang is a refusal, ours would not be. The
+    child never outlives the trial, whatever ends it (a signal to this process included)."""
     if not hasattr(os, "fork"):
-        return 0
+        return None
     pid = os.fork()
     if pid == 0:
         try:
@@ -69,8 +74,20 @@ def _survives_trial(build) -> int:
             interpreter.invoke()
         finally:
             os._exit(0)  # Python errors included: the parent meets them again and reports them
-    _, status = os.waitpid(pid, 0)
-    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    reaped, deadline = False, time.monotonic() + TRIAL_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                reaped = True
+                return f"the interpreter crashed ({signal.Signals(os.WTERMSIG(status)).name})" \
+                    if os.WIFSIGNALED(status) else None
+            time.sleep(0.005)
+        return f"the interpreter did not finish one window in {TRIAL_SECONDS:g} s"
+    finally:
+        if not reaped:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 class Classifier:
@@ -91,10 +108,9 @@ class Classifier:
             built.allocate_tensors()
             return built
 
-        crash = _survives_trial(build)
-        if crash:
-            raise ModelError(f"{source}: the interpreter crashed ({signal.Signals(crash).name}) on this model; "
-                             "it is damaged or was not made by `har convert`")
+        failure = _trial_failure(build)
+        if failure:
+            raise ModelError(f"{source}: {failure} on this model; it is damaged or was not made by `har convert`")
         try:
             self.interpreter = build()
             inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -126,11 +142,12 @@ class Classifier:
         if self.input["dtype"] != wanted or self.output["dtype"] != wanted:
             raise ModelError(f"{source}: tensor types {self.input['dtype'].__name__}/{self.output['dtype'].__name__} "
                              f"do not match the contract's {'int8 quantization' if q else 'float32'}")
-        if q and not _same_quantization(self.input["quantization"], q["input_scale"], q["input_zero_point"]):
-            raise ModelError(
-                f"{source}: the contract's int8 input scale/zero point ({q['input_scale']}, {q['input_zero_point']}) "
-                f"differ from the model tensor's {tuple(self.input['quantization'])}; reconvert the model"
-            )
+        for side, tensor in (("input", self.input), ("output", self.output)) if q else ():
+            if not _same_quantization(tensor["quantization"], q[f"{side}_scale"], q[f"{side}_zero_point"]):
+                raise ModelError(
+                    f"{source}: the contract's int8 {side} scale/zero point ({q[f'{side}_scale']}, "
+                    f"{q[f'{side}_zero_point']}) differ from the model tensor's {tuple(tensor['quantization'])}; "
+                    "reconvert the model")
 
     def model_input(self, raw_window: np.ndarray) -> np.ndarray:
         """Raw window -> the exact tensor the model takes (normalised, then int8-quantized if int8)."""

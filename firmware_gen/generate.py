@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from convert.flatbuffer import graph_problem, ops_of, parse
+from convert.flatbuffer import graph_problem, io_quantization, ops_of, parse
 from convert.tflm_probe import run_tflm
 from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
@@ -208,6 +208,18 @@ def render(values: dict, outputs: list[tuple[str, str]], out_dir: Path) -> list[
     return written
 
 
+def _check_model(model_path: Path, parsed, quantization: dict) -> None:
+    """Refuse a graph TFLM would crash on, or int8 settings the model's own tensors contradict (the C would
+    quantize the input or read the scores with the wrong scale)."""
+    problem = graph_problem(parsed)
+    if problem:
+        raise FirmwareError(f"{model_path}: {problem}; a damaged or crafted model: convert it again with `har convert`")
+    stored = io_quantization(parsed)
+    if stored is None or any(np.float32(stored[key]) != np.float32(value) for key, value in quantization.items()):
+        raise FirmwareError(f"{model_path}: the contract's int8 quantization {quantization} differs from the model "
+                            f"tensors' {stored}; reconvert the model with `har convert`")
+
+
 def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -> list[Path]:
     model_path, out_dir = Path(model_path).resolve(), Path(out_dir).resolve()
     if not re.match(r"^[a-z][a-z0-9_]*$", prefix):
@@ -216,9 +228,7 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     if not contract.quantization:
         raise FirmwareError(f"{model_path} is not a full-int8 model; convert it with `har convert --mode int8`")
     model = model_path.read_bytes()
-    problem = graph_problem(parse(model))
-    if problem:
-        raise FirmwareError(f"{model_path}: {problem}; a damaged or crafted model: convert it again with `har convert`")
+    _check_model(model_path, parse(model), contract.quantization)
     ops = ops_of(model)
     unknown = [op for op in ops if op not in RESOLVER_METHODS]
     if unknown:

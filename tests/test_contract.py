@@ -62,14 +62,17 @@ def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_w
     [
         ({"units": ["g"]}, "units must have one entry per channel"),
         ({"norm_std": [1.0, 0.0]}, "norm_std must be positive"),
-        ({"norm_std": [1.0, float("nan")]}, "norm_std must be 2 finite numbers"),
-        ({"norm_mean": [1.0, "2"]}, "norm_mean must be 2 finite numbers"),
+        ({"norm_std": [1.0, float("nan")]}, "norm_std must be 2 finite float32 numbers"),
+        ({"norm_std": [1.0, 1e-50]}, "norm_std must be positive float32 numbers"),  # 0 in float32
+        ({"norm_mean": [1.0, "2"]}, "norm_mean must be 2 finite float32 numbers"),
+        ({"norm_mean": [1.0, 1e300]}, "norm_mean must be 2 finite float32 numbers"),  # inf in float32
         ({"version": 99}, "version 99"),
         ({"version": "1"}, "version '1'"),
         ({"class_names": ["a"]}, "at least two class names"),
         ({"class_names": ["a", "a"]}, "class_names repeats a name"),
         ({"sample_rate_hz": 0}, "sample_rate_hz must be a number"),
         ({"sample_rate_hz": True}, "sample_rate_hz must be a number"),
+        ({"sample_rate_hz": 1e-300}, "sample_rate_hz must be a number in .0.001, 100000."),  # a sleep past time_t
         ({"stride": 0}, "stride must be a whole number"),
         ({"window": 2.5}, "window must be a whole number"),
         ({"window": "4); int evil(void"}, "window must be a whole number"),
@@ -80,6 +83,7 @@ def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_w
         ({"quantization": {"input_scale": 0.1}}, "quantization must be null or an object"),
         ({"quantization": Q | {"input_zero_point": 300}}, "input_zero_point must be a whole number"),
         ({"quantization": Q | {"output_scale": -1.0}}, "output_scale must be a positive"),
+        ({"quantization": Q | {"output_scale": 1e300}}, "output_scale must be a positive finite float32"),
         ({"fine_motion": {"channels": ["x"], "scale": [1.0]}}, "fine_motion must be null or an object"),
         ({"fine_motion": FINE | {"channels": ["z"]}}, "fine_motion.channels must list distinct names"),
         ({"fine_motion": FINE | {"channels": ["y", "y"], "scale": [1.0, 1.0]}}, "fine_motion.channels must list"),
