@@ -101,7 +101,7 @@ def read_small_text(path: Path, binary: bool = False) -> str | bytes:
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror or error})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ModelError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, too large for a model or contract file")
+        raise ModelError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, too large for a model, contract or settings file")
     if binary:
         return data
     try:

@@ -25,25 +25,36 @@ from collections import Counter
 from pathlib import Path
 
 from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
+from device_runtime.model_file import read_small_text
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers, release_signals
 from device_runtime.sources import RECONNECTED, serial_lines
 
 DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 DEFAULT_UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
-STEP = re.compile(r"^\s*(\S+)\s+([0-9.]+)\s*s?\s*$")
+STEP = re.compile(r"^\s*(\S+)\s+(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
+UNSAFE = re.compile(r'[,"\[\]\x00-\x1f\x7f]')  # would split, quote or end a CSV field, or a header's [unit]
+
+
+def csv_field(value: str, what: str) -> str:
+    """`value`, if it can be written as one plain CSV field that the data layer reads back as it is."""
+    if not value.strip() or value != value.strip() or UNSAFE.search(value):
+        raise ValueError(f"{what} {value!r}: use a plain name (no commas, quotes, brackets, control characters "
+                         "or outer spaces), since it is written as one CSV field")
+    return value
 
 
 def read_protocol(path: str | Path) -> list[tuple[str, float]]:
     """[(label, seconds)] from lines like `walk 60 s`; '#' starts a comment; label '-' is unlabelled."""
     steps = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(read_small_text(Path(path)).splitlines(), start=1):
         line = line.split("#")[0]
         if not line.strip():
             continue
         match = STEP.match(line)
         if not match:
             raise ValueError(f"{path}, line {number}: expected 'LABEL SECONDS' like 'walk 60 s', got {line.strip()!r}")
-        steps.append(("" if match.group(1) == "-" else match.group(1), float(match.group(2))))
+        label = "" if match.group(1) == "-" else csv_field(match.group(1), f"{path}, line {number}: the label")
+        steps.append((label, float(match.group(2))))
     if not steps:
         raise ValueError(f"{path}: the protocol has no steps")
     return steps
@@ -81,6 +92,7 @@ class KeyLabels:
     def __init__(self, labels: list[str], say):
         if not 1 <= len(labels) <= 9:
             raise ValueError("give 1 to 9 labels for keys 1-9")
+        labels = [csv_field(label, "--labels: the label") for label in labels]
         self.labels, self.say, self.current = labels, say, ""
         self.say("keys: " + ", ".join(f"{i + 1}={n}" for i, n in enumerate(labels)) + ", 0=unlabelled, q=stop")
 
@@ -172,6 +184,9 @@ def record(lines, out: Path, subject: str, columns: list[str], units: list[str],
 def run(port: str, baud: int, out: str, subject: str, columns: list[str], units: list[str],
         protocol: str | None, labels: list[str] | None) -> dict:
     """Record until the end of the protocol, 'q', Ctrl-C or SIGTERM; the summary as a dict."""
+    csv_field(subject, "--subject")
+    for name in [*columns, *filter(None, units)]:
+        csv_field(name, "--columns/--units: the name")
     install_stop_handlers()
     release_signals()  # a signal held since start-up is a Stop now
 

@@ -212,3 +212,22 @@ def test_bad_model_paths(har, tmp_path, path, message):
     with only_changes(tmp_path):
         status, err = har("evaluate", path)
     assert status == 2 and message in err
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("deep", "c.toml: nested too deeply to be a config file"), ("fifo", "c.toml: not a regular file"),
+    ("folder", "c.toml: is a folder, not a file"), ("latin-1", "c.toml: not UTF-8 text")])
+def test_a_config_file_that_is_not_a_small_toml_file(har, tmp_path, kind, message):
+    """A FIFO was waited on for ever, /dev/zero read until memory ran out, deep nesting a RecursionError."""
+    config = tmp_path / "c.toml"
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "folder":
+        config.mkdir()
+    else:
+        config.write_bytes(b"[data]\nclasses = " + b"[" * 5000 + b"]" * 5000 if kind == "deep" else b"# caf\xe9\n")
+    for args, words in ((["--config", config], [message]), (["--config", "/dev/zero"], ["/dev/zero: not a regular file"]),
+                        (["--set", "data.classes=" + "[" * 5000], ["--set value '[[[", "nested too deeply"])):
+        status, err = har("train", "--runs", tmp_path / "runs", *args)
+        assert status == 2 and all(word in err for word in words), err
+    assert not (tmp_path / "runs").exists()

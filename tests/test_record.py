@@ -95,6 +95,31 @@ def test_protocol_labels_by_device_time(tmp_path):
         read_protocol(write(tmp_path / "bad.txt", "walk for a while\n"))
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--protocol", "walk,sit 2 s\n"], "p.txt, line 1: the label 'walk,sit': use a plain name"),
+    (["--protocol", "walk 1 s\n\"run 2 s\n"], "p.txt, line 2: the label '\"run'"),
+    (["--protocol", "walk 1.2.3 s\n"], "p.txt, line 1: expected 'LABEL SECONDS'"),
+    (["--protocol", b"caf\xe9 2 s\n"], "p.txt: not UTF-8 text"),
+    (["--labels", "walk,sit[1]"], "--labels: the label 'sit[1]'"),
+    (["--labels", "walk", "--subject", "s\n1"], "--subject 's\\n1'"),
+    (["--labels", "walk", "--units", "g,g,g,rad/s,rad/s,x]"], "the name 'x]'")])
+def test_a_name_that_would_break_the_csv_is_refused_before_recording(tmp_path, options, message):
+    """Written raw, `walk,sit` added a field to every row and `"run` swallowed the rows after it: the data
+    layer then refused the whole recording."""
+    from device_runtime.record import main
+
+    if options[0] == "--protocol":
+        protocol = tmp_path / "p.txt"
+        protocol.write_bytes(options[1].encode() if isinstance(options[1], str) else options[1])
+        options = ["--protocol", str(protocol)]
+    argv = ["--port", str(tmp_path / "no-port"), "--out", str(tmp_path / "r.csv"), "--subject", "s1", *options]
+    result = subprocess.run([sys.executable, "-m", "device_runtime.record", *argv], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "r.csv").exists()
+    del main
+
+
 @pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
 def test_recorder_ends_with_its_protocol(tmp_path):
     sensor = PtySensor(tmp_path)

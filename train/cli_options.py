@@ -72,6 +72,8 @@ def _parse_value(text: str):
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ValueError(f"--set value {text[:40]!r}...: nested too deeply") from None
 
 
 def data_config_from_args(args: argparse.Namespace):

@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
+from device_runtime.model_file import read_small_text
+
 SECTIONS = ("data", "model", "train")
 # Numbers that must be above zero, and fractions in [0, 1]; every other number must be at least zero.
 POSITIVE = {"data.resample_hz"}
@@ -22,12 +24,13 @@ TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": li
 def load_config(path: str | Path) -> dict:
     """Parse the TOML file; unknown tables are an error so a typo is not silently ignored."""
     path = Path(path)
+    text = read_small_text(path)  # a FIFO, /dev/zero or a huge file is refused, not read for ever
     try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be a config file") from None
     unknown = set(config) - set(SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)}; expected {list(SECTIONS)}")
