@@ -11,7 +11,7 @@ import json
 import math
 import sys
 
-from device_runtime.contract import Contract, load_contract
+from device_runtime.contract import Contract, load_contract, sidecar_path
 from device_runtime.interpreter import Classifier
 from device_runtime.line_parser import (MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE, TIMESTAMP, ColumnMap, split_unit,
                                         unit_mismatch)
@@ -174,7 +174,7 @@ def start(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Ru
     classifier = Classifier(args.model, contract, args.interpreter, args.threads, args.xnnpack)
     columns = _columns(args, contract)
     lines = _lines(args)
-    outputs = open_output(args.output, [args.model, args.replay or ""]) if args.output else Outputs()
+    outputs = open_output(args.output, [args.model, str(sidecar_path(args.model)), args.replay or ""]) if args.output else Outputs()
     what = f"regression of {contract.class_names[0]} [{contract.target_unit}]" if regression else \
         f"{len(contract.class_names)} classes"
     log(f"model {args.model}: {what}, window {contract.window} samples every "

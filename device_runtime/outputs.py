@@ -5,6 +5,7 @@ a message naming the output, never a traceback; writing on regardless would only
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ def _reason(error: OSError) -> str:
 
 
 def open_output(path: str, inputs: list[str]) -> "Outputs":
-    """Outputs with --output PATH opened for appending (line-buffered); refuses an input given as output."""
+    """Outputs with --output PATH opened for appending (line-buffered); refuses an input (the model, its
+    contract sidecar, the replay) given as output."""
     target = Path(path)
     for other in inputs:
         try:
@@ -30,9 +32,13 @@ def open_output(path: str, inputs: list[str]) -> "Outputs":
     try:
         if target.is_dir():
             raise OutputError(f"--output {path} is a folder; give a file to append the predictions to")
-        return Outputs(open(target, "a", buffering=1, encoding="utf-8"), path)
+        # O_NONBLOCK: a FIFO that no process reads is refused at once instead of waiting for a reader
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        os.set_blocking(descriptor, True)
+        return Outputs(os.fdopen(descriptor, "a", buffering=1, encoding="utf-8"), path)
     except OSError as error:
-        raise OutputError(f"cannot open --output {path} for appending: {_reason(error)}") from None
+        reason = "it is a FIFO that no process reads" if error.errno == errno.ENXIO else _reason(error)
+        raise OutputError(f"cannot open --output {path} for appending: {reason}") from None
 
 
 class Outputs:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 from conftest import REPO
+
+from device_runtime.contract import contract_from_model, sidecar_path
 from hostile_runtime import (  # noqa: F401 (fixtures are used as arguments)
     ROWS, baseline, csv_bytes, in_process, model_path, refused, rows, run_cli, same_as_baseline, work,
 )
@@ -56,7 +58,16 @@ def test_bad_outputs_are_refused_before_anything_runs(work, tmp_path, model_path
     refused(run_cli([*base, "--output", str(tmp_path / "no" / "x.jsonl")], work), "--output")
     refused(run_cli([*base, "--output", str(replay)], work), "--output", "input")
     refused(run_cli([*base, "--output", str(model_path)], work), "--output", "input")
+    own = tmp_path / "own.tflite"
+    shutil.copyfile(model_path, own)
+    sidecar = sidecar_path(own)
+    sidecar.write_text(contract_from_model(own.read_bytes()).to_json())
+    mine = ["--model", str(own), "--replay", str(replay)]
+    refused(run_cli([*mine, "--output", str(sidecar)], work), "--output", "input")  # every later start refused
+    os.mkfifo(tmp_path / "out.fifo")
+    refused(run_cli([*mine, "--output", str(tmp_path / "out.fifo")], work, timeout=20), "a FIFO that no process reads")
     assert replay.read_bytes() == csv_bytes(rows())
+    assert contract_from_model(own.read_bytes()).to_json() == sidecar.read_text()
 
 
 def test_a_full_output_ends_with_a_message(work, tmp_path, model_path):
