@@ -117,12 +117,10 @@ def choices_text(params: dict) -> str:
 
 
 def plot(table: list[dict], numbers: list[int], settings: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from train.evaluate_plots import png
+    from train.metrics import pyplot
+
+    plt = pyplot()
 
     done = [r for r in table if r["state"] == "complete" and r["int8_macro_f1"] is not None and r["flash_bytes"] is not None
             and r["arena_bytes"] is not None]

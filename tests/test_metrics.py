@@ -35,3 +35,11 @@ def test_confusion_text_is_aligned():
     text = format_confusion([[12, 0], [3, 7]], ["walk", "sit"])
     rows = text.splitlines()
     assert rows[2] == "  walk |   12    0" and rows[3] == "   sit |    3    7"
+
+
+def test_a_class_name_that_reads_as_tex_is_drawn_as_text():
+    """`$\\foo$` from a CSV's activity column made matplotlib's TeX parser stop the report half-written."""
+    from train.evaluate_plots import png
+    from train.metrics import plot_confusion
+
+    assert png(plot_confusion([[3, 1], [0, 2]], ["$\\foo$", "sit"], "$x^$")).startswith(b"\x89PNG")

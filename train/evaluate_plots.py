@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from train.metrics import pyplot
 from train.stream_metrics import OTHER
 
 
@@ -21,19 +22,10 @@ def png(figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_timeline(streams, class_names: list[str], title: str, limit: int = 4) -> bytes:
     """The first `limit` recordings, each (subject, times in ms, true classes, predicted classes)."""
     shown = streams[:limit]
-    fig, axes = _pyplot().subplots(max(len(shown), 1), 1, figsize=(12, 1.9 * max(len(shown), 1)), squeeze=False)
+    fig, axes = pyplot().subplots(max(len(shown), 1), 1, figsize=(12, 1.9 * max(len(shown), 1)), squeeze=False)
     for ax, (subject, times, truth, predicted) in zip(axes[:, 0], shown):
         minutes = times / 60000.0
         shown_truth = np.where(truth == OTHER, np.nan, truth)  # breaks the line where no class is true
@@ -52,7 +44,7 @@ def plot_timeline(streams, class_names: list[str], title: str, limit: int = 4) -
 def plot_sweep(rows: list[dict]) -> bytes:
     """Flips per minute against median delay; settings without a measurable delay (no activity change in
     the data) are left out."""
-    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for row in rows:
         if row["delay_ms_median"] is None:
             continue
@@ -71,7 +63,7 @@ def plot_sweep(rows: list[dict]) -> bytes:
 def plot_predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, unit: str, title: str) -> bytes:
     """A regression model's windows: predicted against true value, with the identity line (perfect)."""
     y_true, y_pred = np.asarray(y_true, np.float64).ravel(), np.asarray(y_pred, np.float64).ravel()
-    fig, ax = _pyplot().subplots(figsize=(5.5, 5.5))
+    fig, ax = pyplot().subplots(figsize=(5.5, 5.5))
     ax.scatter(y_true, y_pred, s=6, alpha=0.4, color="tab:blue", label=f"{y_true.size} windows")
     both = np.concatenate([y_true, y_pred])
     low, high = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
@@ -89,7 +81,7 @@ def plot_value_timeline(streams, unit: str, title: str, limit: int = 4) -> bytes
     """The first `limit` recordings of a regression stream, each (subject, times in ms, true values with NaN
     where there is none, each window's value, the smoothed value the runtime reports)."""
     shown = streams[:limit]
-    fig, axes = _pyplot().subplots(max(len(shown), 1), 1, figsize=(12, 2.2 * max(len(shown), 1)), squeeze=False)
+    fig, axes = pyplot().subplots(max(len(shown), 1), 1, figsize=(12, 2.2 * max(len(shown), 1)), squeeze=False)
     for ax, (subject, times, truth, window, smoothed) in zip(axes[:, 0], shown):
         minutes = np.asarray(times) / 60000.0
         ax.plot(minutes, truth, color="black", lw=2.5, alpha=0.35, label="true")

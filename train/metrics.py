@@ -91,12 +91,21 @@ def format_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str]) -
     return "\n".join(lines)
 
 
-def plot_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str], title: str = ""):
-    """A matplotlib figure of the row-normalised confusion matrix, with the counts written in."""
+def pyplot():
+    """matplotlib's pyplot, headless, with every text taken literally: a class name or unit like `$\\foo$` is
+    data, not TeX (as TeX it stopped the report half-written with a parser's traceback)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str], title: str = ""):
+    """A matplotlib figure of the row-normalised confusion matrix, with the counts written in."""
+    plt = pyplot()
 
     cm = np.asarray(cm)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
