@@ -235,9 +235,15 @@ def test_unknown_class(folder, capsys, tmp_path):
     ("--stride", "0s", "stride (--stride): '0s' is not a positive number"),
     ("--resample-hz", "nan", "[data] resample_hz = nan: must be a finite number"),
     ("--resample-hz", "-50", "[data] resample_hz = -50.0: must be above 0"),
+    ("--stride", "9" * 23, "stride (--stride): '99999999999999999999999' is 99,999,"),  # was numpy's unnamed size error
+    ("--resample-hz", "50", "b.csv: subject b: 1e+13 ms at 50 Hz (--resample-hz) would be 500,000,000,001 samples"),
+    ("--data", "1e300", "b.csv, line 101, field 'timestamp_ms': timestamp 1e+300 is not a number of milliseconds"),
 ])
 def test_bad_window_stride_and_rate(folder, capsys, tmp_path, option, value, message):
-    refused(summary(folder, option, value), capsys, tmp_path, message)
+    """A recording's last timestamp at 1e13 ms: resampled, a memory error's traceback; at 1e300, overflow."""
+    if value in ("50", "1e300"):
+        write(folder / "b.csv", HEADER + rows(99) + f"{1e13 if value == '50' else value},1,1,sit\n")
+    refused(summary(folder, option, value) if option != "--data" else summary(folder), capsys, tmp_path, message)
 
 
 @pytest.mark.parametrize("line, message", [

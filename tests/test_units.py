@@ -81,6 +81,9 @@ def test_parse_and_resolve_declarations():
         "g", "m/s^2", "deg/s", "", ""]
     with pytest.raises(ValueError, match="--units: 'gyro' is not NAME=UNIT"):
         parse_units("gyro")
+    with pytest.raises(ValueError, match="--units: ax is declared twice, as g and m/s"):
+        parse_units("ax=g,ax=m/s^2")  # the last one was kept, silently
+    assert parse_units("ax=g,ax=g") == {"ax": "g"}
 
 
 def test_units_option_reaches_summary_and_contract(tmp_path, capsys):

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
+from device_runtime.contract import MAX_WINDOW
 from device_runtime.model_file import read_small_text
 
 SECTIONS = ("data", "model", "train")
@@ -127,4 +128,6 @@ def length(value: int | str, key: str, rate_hz: float | None = None) -> int | fl
     if samples < least:
         at = f" at {rate_hz:g} Hz" if seconds else ""
         raise ValueError(f"{option}: {value!r} is {samples} samples{at}; at least {least} needed")
+    if samples > MAX_WINDOW:  # what a contract may hold, and far beyond any recording's windows
+        raise ValueError(f"{option}: {value!r} is {samples:,} samples; at most {MAX_WINDOW:,}")
     return samples

@@ -18,6 +18,8 @@ from device_runtime.line_parser import header_columns, split_unit
 from train.data.recording import DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids
 
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
+MAX_TIMESTAMP_MS = 1e14  # finite, and far from float64's range: steps and their spread stay exact enough
+MAX_RESAMPLED = 20_000_000  # samples per recording after --resample-hz: four and a half days at 50 Hz
 
 
 @dataclass
@@ -96,8 +98,9 @@ def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, repo
                 if len(row) != len(header.fields):
                     raise DataError(source, f"{len(row)} fields, expected {len(header.fields)}", line=line)
                 t = _number(row[header.time], header, line, header.time, source)
-                if not math.isfinite(t):
-                    raise DataError(source, f"timestamp {t} is not finite", line=line, field=TIME)
+                if not abs(t) < MAX_TIMESTAMP_MS:
+                    raise DataError(source, f"timestamp {t} is not a number of milliseconds below {MAX_TIMESTAMP_MS:g} "
+                                    "(about 3,000 years)", line=line, field=TIME)
                 values = [_number(row[i], header, line, i, source) for i in header.channels]
                 target = math.nan
                 if header.target is not None:
@@ -175,6 +178,11 @@ def _recording(items, table, header: Header, source, subject, resample_hz, repor
     label_names: list[str] = []
     labels = label_ids([r[4] for r in items], label_names)
     if resample_hz:
+        count = (times[-1] - times[0]) * resample_hz / 1000.0 + 1
+        if count > MAX_RESAMPLED:
+            raise DataError(source, f"subject {subject}: {times[-1] - times[0]:g} ms at {resample_hz:g} Hz (--resample-hz) "
+                            f"would be {count:,.0f} samples from {len(times):,} rows, more than {MAX_RESAMPLED:,} "
+                            f"(largest gap {steps.max():g} ms); are the timestamps in milliseconds?")
         samples, labels, targets = _resample(times, samples, labels, targets, resample_hz)
         rate = resample_hz
     names, units = header.names_units()

@@ -21,6 +21,8 @@ def parse_units(text: str) -> dict[str, str]:
         name, equals, unit = (part.strip() for part in item.partition("="))
         if not equals or not name or not unit:
             raise ValueError(f"--units: '{item}' is not NAME=UNIT (e.g. --units gyro=deg/s,acc=g)")
+        if declared.get(name, unit) != unit:
+            raise ValueError(f"--units: {name} is declared twice, as {declared[name]} and {unit}")
         declared[name] = unit
     return declared
 
