@@ -42,10 +42,17 @@ class ColumnMap:
         self.columns = columns
 
 
+def _float(text: str) -> float:
+    """A decimal number as a sensor prints it: Python's `1_0` (ten) is a garbled line, not a number."""
+    if "_" in text:
+        raise ValueError(text)
+    return float(text)
+
+
 def _numbers(fields: list[str], columns: ColumnMap) -> tuple[float | None, list[float]] | str:
     try:
-        values = [float(fields[i]) for i in columns.indices]
-        timestamp = float(fields[columns.time_index]) if columns.time_index is not None else None
+        values = [_float(fields[i]) for i in columns.indices]
+        timestamp = _float(fields[columns.time_index]) if columns.time_index is not None else None
     except ValueError:
         return "not a number"
     if not all(math.isfinite(v) for v in values) or (timestamp is not None and not math.isfinite(timestamp)):

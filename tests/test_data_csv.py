@@ -53,6 +53,7 @@ NOT_FINITE = "value not finite as float32 (inf, NaN or beyond +-3.4e38)"
     [
         ("40,1,1,walk\n", r"line 4: 4 fields, expected 5", "malformed row"),
         ("40,1,x,1,walk\n", r"line 4, field 'acc_y\[g\]': 'x' is not a number", "malformed row"),
+        ("40,1,1_0,1,walk\n", r"line 4, field 'acc_y\[g\]': '1_0' is not a number", "malformed row"),  # float(): 10
         ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite as float32", NOT_FINITE),
         ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite as float32", NOT_FINITE),
         ("40,1,1,-1e39,walk\n", r"line 4, field 'acc_z\[g\]': value -1e\+39 is not finite as float32", NOT_FINITE),

@@ -230,7 +230,7 @@ def test_unknown_class(folder, capsys, tmp_path):
     ("--window", "infs", "window (--window): 'infs' is not a positive number"),
     ("--window", "-1", "window (--window): '-1' is not a positive number"),
     ("--window", "0", "window (--window): '0' is not a positive number"),
-    ("--window", "abc", "window (--window): 'abc' is not a positive number"),
+    ("--window", "1_28", "window (--window): '1_28' is not a positive number"),  # int() reads 128
     ("--window", "0.1s", "window (--window): '0.1s' is 5 samples at 50 Hz; at least 8 needed"),
     ("--stride", "0s", "stride (--stride): '0s' is not a positive number"),
     ("--resample-hz", "nan", "[data] resample_hz = nan: must be a finite number"),

@@ -94,3 +94,12 @@ BAD_OPTIONS = {
 @pytest.mark.parametrize("options,word", BAD_OPTIONS.values(), ids=BAD_OPTIONS.keys())
 def test_bad_options_are_refused(work, model_path, options, word):
     refused(run_cli(["--model", str(model_path), "--stdin", *options], work), word)
+
+
+def test_a_number_with_an_underscore_is_a_garbled_line(in_process, baseline):
+    """Python's float() reads `3_990` as 3990: a garbled line would have passed as a sample."""
+    lines = rows()
+    lines.insert(200, "3_990,0_5,0,1,0,0,0")
+    status, predictions, summary, _ = in_process(csv_bytes(lines))
+    assert status == 0 and same_as_baseline(predictions, baseline)
+    assert summary["skipped"] == {"not a number": 1} and summary["samples"] == ROWS

@@ -116,6 +116,8 @@ def length(value: int | str, key: str, rate_hz: float | None = None) -> int | fl
         number = float(text[:-1]) if seconds else int(text) if not isinstance(value, float) else math.nan
     except ValueError:
         number = math.nan
+    if "_" in text:  # Python's `1_28` is 128; a typo here should not pass as a length
+        number = math.nan
     if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
         raise ValueError(f"{option}: {value!r} is not a positive number of samples (128) or seconds (2.56s)")
     if not seconds:

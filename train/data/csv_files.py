@@ -78,6 +78,8 @@ def _number(text: str, header: Header, line: int, column: int, source: str) -> f
     if header.separator == ";":
         text = text.replace(",", ".")
     try:
+        if "_" in text:  # Python reads `1_0` as ten; no spreadsheet or logger writes that
+            raise ValueError(text)
         return float(text)
     except ValueError:
         raise DataError(source, f"'{text}' is not a number", line=line, field=header.fields[column]) from None
