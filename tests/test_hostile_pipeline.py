@@ -9,7 +9,7 @@ import os
 
 import pytest
 from conftest import TINY_MODEL
-from hostile_support import crafted_run, har, hdf5_with_lambda, only_changes, zip_with_lambda  # noqa: F401 (har: a fixture)
+from hostile_support import crafted_run, har, hdf5_with_lambda, only_changes, zip_with_lambda, zip_without_code  # noqa: F401 (har: a fixture)
 
 from device_runtime.contract import contract_from_model
 
@@ -32,6 +32,20 @@ def test_zip_model_with_lambda_layer_is_refused(har, tmp_path):
     with only_changes(tmp_path):
         status, err = har("evaluate", run)
     assert status == 2 and "Lambda" in err
+
+
+@pytest.mark.parametrize("layer, named", [
+    ({"class_name": "TFOpLambda", "config": {"function": "io.gfile.rmtree"}}, "'TFOpLambda'"),
+    ({"class_name": "Dense", "registered_name": "Lambda", "config": {}}, "registered name 'Lambda'"),
+    ({"class_name": "Dense", "module": "os", "config": {}}, "module 'os'")])
+def test_a_layer_that_har_train_never_builds_is_refused_before_keras_reads_it(har, tmp_path, layer, named):
+    """A TFOpLambda calls the TensorFlow function its config names while the model loads, safe_mode or not:
+    tf.io.gfile.rmtree deleted a folder, tf.io.write_file wrote a script."""
+    run = crafted_run(tmp_path / "run")
+    zip_without_code(run / "model.keras", [layer])
+    with only_changes(tmp_path):
+        status, err = har("evaluate", run)
+    assert status == 2 and named in err and "never builds" in err, err
 
 
 def test_hdf5_best_checkpoint_is_refused(har, tmp_path):

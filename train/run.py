@@ -31,7 +31,20 @@ CHECKPOINTS = {"final": "model.keras", "best": "checkpoints/best.keras"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
 ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
 MAX_KERAS_CONFIG = 16 << 20
-UNSAFE_LAYERS = ("Lambda",)  # layers that carry Python code
+# Every class a .keras config may name: the layers train/models.py builds, and the initializers, regularizers
+# and optimizer they use. Anything else is refused before Keras reads it: Lambda carries Python code, and
+# TFOpLambda calls any TensorFlow function named in the file (tf.io.gfile.rmtree, say) while the model loads.
+KERAS_LAYERS = frozenset({
+    "Activation", "Add", "Average", "AveragePooling2D", "BatchNormalization", "Concatenate", "Conv1D", "Conv2D",
+    "Cropping1D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "InputLayer",
+    "LSTM", "MaxPooling1D", "MaxPooling2D", "ReLU", "Rescaling", "Reshape", "SeparableConv2D", "Functional",
+    "Sequential"})
+KERAS_OTHERS = frozenset({
+    "Zeros", "Ones", "Constant", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "Orthogonal",
+    "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "L1", "L2", "L1L2", "Adam",
+    "CosineDecay"})
+KERAS_MODULES = frozenset({"keras.layers", "keras.initializers", "keras.regularizers", "keras.optimizers",
+                           "keras.optimizers.schedules", "tf_keras.src.engine.functional", "keras.src.engine.functional"})
 T = TypeVar("T")
 
 
@@ -220,19 +233,25 @@ def _check_keras_file(path: Path) -> None:
         if isinstance(error, RunError):
             raise
         raise RunError(f"{path}: not a readable .keras model ({str(error)[:200]}); retrain the run") from None
-    unsafe = _layers_named(config, UNSAFE_LAYERS)
-    if unsafe:
-        raise RunError(f"{path}: holds {unsafe[0]} layers, which carry Python code; they are never loaded")
+    foreign = _foreign_classes(config)
+    if foreign:
+        raise RunError(f"{path}: holds {foreign[0]}, which `har train` never builds (a Lambda or TFOpLambda layer "
+                       "runs code from the file); only the layers it builds are loaded")
 
 
-def _layers_named(config: object, names: tuple[str, ...]) -> list[str]:
-    """class_name values from `names` anywhere in a Keras config (walked without recursion)."""
+def _foreign_classes(config: object) -> list[str]:
+    """Class names, registered names and modules anywhere in a Keras config outside the allow-lists above
+    (walked without recursion)."""
     found, stack = [], [config]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if node.get("class_name") in names:
-                found.append(node["class_name"])
+            if "class_name" in node and node["class_name"] not in KERAS_LAYERS | KERAS_OTHERS:
+                found.append(f"a {str(node['class_name'])[:60]!r} object")
+            if node.get("registered_name") not in (None, node.get("class_name")):
+                found.append(f"the registered name {str(node['registered_name'])[:60]!r}")
+            if "module" in node and node["module"] not in KERAS_MODULES:
+                found.append(f"the module {str(node['module'])[:60]!r}")
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
