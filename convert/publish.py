@@ -8,9 +8,11 @@ conversion to the same --out while one runs, and a failed conversion's report ne
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,8 +52,17 @@ def staging(out: Path) -> Iterator[Path]:
     """Hold the output's lock and yield a private folder beside `out` for the files; removed at the end."""
     out.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out.with_name(f".{out.name}.lock")
-    lock = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    # O_NONBLOCK: a FIFO put there must not hang the open; anything but a regular file is refused
+    not_a_file = OutputBusy(f"--out {out}: its lock {lock_path} is not a regular file; remove it")
     try:
+        lock = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # a FIFO with no reader
+            raise not_a_file from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(lock).st_mode):
+            raise not_a_file
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -245,3 +245,27 @@ def test_a_config_file_that_is_not_a_small_toml_file(har, tmp_path, kind, messag
         status, err = har("train", "--runs", tmp_path / "runs", *args)
         assert status == 2 and all(word in err for word in words), err
     assert not (tmp_path / "runs").exists()
+
+
+def test_reports_are_never_written_through_a_link_in_the_run_folder(tmp_path):
+    """A run whose evaluation/ linked elsewhere had `har evaluate` replace the report.md found there."""
+    from train.evaluate import evaluation_folder
+    from train.run import RunError
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "evaluation").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "run" / "evaluation-best").write_text("a file")
+    for checkpoint in ("final", "best"):
+        with pytest.raises(RunError, match="a link or not a folder"):
+            evaluation_folder(tmp_path / "run", checkpoint)
+
+
+def test_a_fifo_in_place_of_the_conversion_lock_is_refused_not_waited_on(tmp_path):
+    from convert.publish import OutputBusy, staging
+
+    os.mkfifo(tmp_path / ".m.tflite.lock")
+    with pytest.raises(OutputBusy, match="its lock .*.m.tflite.lock is not a regular file"):
+        with staging(tmp_path / "m.tflite"):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.tflite.lock"]

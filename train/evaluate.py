@@ -21,7 +21,7 @@ from train.data.dataset import DataConfig, Prepared, prepare
 from train.evaluate_plots import plot_predicted_vs_true, png
 from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
 from train.report_table import markdown_table, per_subject_lines
-from train.run import load, resolve, training_summary
+from train.run import RunError, load, resolve, training_summary
 
 
 def prepare_raw(data: DataConfig, contract: Contract) -> tuple[Prepared, dict[str, np.ndarray]]:
@@ -84,7 +84,12 @@ def mean_value(prepared: Prepared) -> float:
 
 
 def evaluation_folder(run: Path, checkpoint: str) -> Path:
-    return run / ("evaluation" if checkpoint == "final" else f"evaluation-{checkpoint}")
+    """The run's own reports folder; a link there (to anywhere) or a file is refused, never written through."""
+    folder = run / ("evaluation" if checkpoint == "final" else f"evaluation-{checkpoint}")
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise RunError(f"{folder}: a link or not a folder; the reports are written only into the run's own "
+                       "folder (remove it and evaluate again)")
+    return folder
 
 
 def write_reports(metrics: dict, contract: Contract, out: Path, title: str, values=None) -> None:
