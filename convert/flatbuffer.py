@@ -67,6 +67,11 @@ def embed_contract(model: bytes, contract: dict) -> bytes:
     return serialise(parsed)
 
 
+def tensors_of(op: "schema.OperatorT") -> list:
+    """Every tensor index an operator names: inputs (-1: an optional one left out), outputs, intermediates."""
+    return [t for field in (op.inputs, op.outputs, op.intermediates) if field is not None for t in field]
+
+
 def graph_problem(parsed: "schema.ModelT") -> str | None:
     """What makes the first subgraph unsafe to hand an interpreter, in words; None: nothing found.
 
@@ -77,8 +82,7 @@ def graph_problem(parsed: "schema.ModelT") -> str | None:
         return "it has no subgraph"
     graph = parsed.subgraphs[0]
     tensors = graph.tensors or []
-    named = [int(t) for op in graph.operators or [] for field in (op.inputs, op.outputs, op.intermediates)
-             if field is not None for t in field] + [int(t) for t in (*graph.inputs, *graph.outputs)]
+    named = [int(t) for op in graph.operators or [] for t in tensors_of(op)] + [int(t) for t in (*graph.inputs, *graph.outputs)]
     if not all(-1 <= t < len(tensors) for t in named):
         return f"it names a tensor past the last of its {len(tensors)}"
     if not all(0 <= t.buffer < len(parsed.buffers or []) for t in tensors):

@@ -11,7 +11,7 @@ Any other model comes back whole, as one part.
 """
 from __future__ import annotations
 
-from convert.flatbuffer import graph_problem, op_name, parse, serialise
+from convert.flatbuffer import graph_problem, op_name, parse, serialise, tensors_of
 
 AVERAGING = ("ADD", "MUL")  # how train/models.py's members_mean layer converts: a sum, times 1/K
 SHARED = ("RESHAPE",)  # the only ops several networks may share; each part computes its own copy
@@ -70,17 +70,13 @@ def _is_constant(parsed, tensor: int) -> bool:
     return data is not None and len(data) > 0
 
 
-def _tensors_of(op) -> list:
-    return [t for field in (op.inputs, op.outputs, op.intermediates) if field is not None for t in field]
-
-
 def _part(model: bytes, ops: set[int], inputs: list[int], outputs: list[int]) -> bytes:
     """The model cut down to `ops` (in the model's order) between `inputs` and `outputs`: only the tensors,
     buffers and operator codes they use, no metadata (the firmware reads the contract from model_settings.h)."""
     parsed = parse(model)
     graph = parsed.subgraphs[0]
     kept = [graph.operators[i] for i in sorted(ops)]
-    used = [*inputs, *outputs, *(int(t) for op in kept for t in _tensors_of(op) if t >= 0)]
+    used = [*inputs, *outputs, *(int(t) for op in kept for t in tensors_of(op) if t >= 0)]
     tensors = {t: n for n, t in enumerate(dict.fromkeys(used))}
     buffers = {0: 0}  # buffer 0 stays the empty sentinel the schema asks for
     for t in tensors:

@@ -106,8 +106,6 @@ def test_protocol_labels_by_device_time(tmp_path):
 def test_a_name_that_would_break_the_csv_is_refused_before_recording(tmp_path, options, message):
     """Written raw, `walk,sit` added a field to every row and `"run` swallowed the rows after it: the data
     layer then refused the whole recording."""
-    from device_runtime.record import main
-
     if options[0] == "--protocol":
         protocol = tmp_path / "p.txt"
         protocol.write_bytes(options[1].encode() if isinstance(options[1], str) else options[1])
@@ -117,7 +115,6 @@ def test_a_name_that_would_break_the_csv_is_refused_before_recording(tmp_path, o
                             cwd=REPO, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "r.csv").exists()
-    del main
 
 
 @pytest.mark.slow  # waits on real time: a pty, signals or a full evaluation
