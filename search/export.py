@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.files import atomic_write
+from search.report import scored
 from train.config import dump_config
 from train.report_table import markdown_table
 from train.qat import EPOCHS as QAT_EPOCHS
@@ -31,6 +32,9 @@ def exported_recipe(study, number: int) -> RunConfig:
     if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
         finished = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         raise ValueError(f"--export {number}: not a trained trial of this search (trained: {finished or 'none yet'})")
+    if not scored(trials[number].user_attrs):
+        raise ValueError(f"--export {number}: the study's figures for this trial are damaged or missing; "
+                         "was it made by `har search`?")
     try:  # a study database is data: its recipe is validated like a config file
         return RunConfig.from_dict(dict(trials[number].user_attrs["recipe"]))
     except (KeyError, TypeError, AttributeError) as error:

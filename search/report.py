@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from device_runtime.files import atomic_write
@@ -18,33 +19,54 @@ COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "in
 
 
 def rows(study) -> list[dict]:
-    """One flat row per trial, in trial order."""
+    """One flat row per trial, in trial order; a value of the wrong type (a study database is data: never
+    trust its shape) is left out, as if the trial had not recorded it."""
     out = []
     for t in study.get_trials(deepcopy=False):
-        cost, cv = t.user_attrs.get("cost", {}), t.user_attrs.get("cv", {})
+        attrs = t.user_attrs
+        cost, cv = _mapping(attrs.get("cost")), _mapping(attrs.get("cv"))
+        reasons = attrs.get("pruned_because")
         row = {"trial": t.number, "state": t.state.name.lower(), "family": t.params.get("family"),
-               **{k: cv.get(k) for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1")},
-               **{k: cost.get(k) for k in ("flash_bytes", "arena_bytes", "macs", "instructions", "params")},
-               "seconds": t.user_attrs.get("seconds"), "repeat_of": t.user_attrs.get("repeat_of"), "choices": t.params,
-               "pruned_because": "; ".join(t.user_attrs.get("pruned_because", [])),
-               "failed_because": t.user_attrs.get("failed_because")}
+               **{k: _number(cv.get(k)) for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1")},
+               **{k: _number(cost.get(k)) for k in ("flash_bytes", "arena_bytes", "macs", "instructions", "params")},
+               "seconds": _number(attrs.get("seconds")), "repeat_of": _number(attrs.get("repeat_of")), "choices": t.params,
+               "pruned_because": "; ".join(r for r in reasons if isinstance(r, str)) if isinstance(reasons, list) else "",
+               "failed_because": attrs.get("failed_because") if isinstance(attrs.get("failed_because"), str) else None}
         out.append(row)
     return out
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value) -> int | float | None:
+    """`value` if it is a finite number (not a bool), else None."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return value if ok else None
+
+
+def settings_of(study) -> dict:
+    """The settings the study was created with, or {} when they are missing or damaged."""
+    settings = _mapping(study.user_attrs.get("settings"))
+    budget = _mapping(settings.get("budget"))
+    return {**settings, "budget": {k: v for k, v in budget.items() if isinstance(k, str) and _number(v) is not None}}
 
 
 def front(study) -> list[int]:
     """Trial numbers of the Pareto front over the finished trials, best macro-F1 first (a recipe proposed
     again appears once, as the trial that trained it)."""
     best = sorted(study.best_trials, key=lambda t: -t.values[0]) if _finished(study) else []
-    return [t.number for t in best if "repeat_of" not in t.user_attrs and _scored(t.user_attrs)]
+    return [t.number for t in best if "repeat_of" not in t.user_attrs and scored(t.user_attrs)]
 
 
-def _scored(attrs: dict) -> bool:
+def scored(attrs: dict) -> bool:
     """A trained trial's figures are all there (a study database is data: never trust its shape)."""
     cv, cost = attrs.get("cv"), attrs.get("cost")
-    return (isinstance(cv, dict) and isinstance(cost, dict) and all(isinstance(cv.get(k), (int, float)) for k in (
-        "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy")) and all(isinstance(cost.get(k), int) for k in (
-            "flash_bytes", "arena_bytes", "macs")))
+    return (isinstance(cv, dict) and isinstance(cost, dict)
+            and all(_number(cv.get(k)) is not None for k in ("int8_macro_f1", "int8_macro_f1_std", "int8_accuracy"))
+            and all(isinstance(cost.get(k), int) and not isinstance(cost.get(k), bool) for k in ("flash_bytes", "arena_bytes", "macs"))
+            and (cost.get("instructions") is None or _number(cost.get("instructions")) is not None))
 
 
 def _finished(study) -> bool:
@@ -56,7 +78,7 @@ def _finished(study) -> bool:
 def write(study, folder: Path) -> dict:
     """Write every report file; return {"trials": rows, "front": numbers, "settings": the study's}."""
     table, numbers = rows(study), front(study)
-    settings = study.user_attrs.get("settings", {})
+    settings = settings_of(study)
     atomic_write(folder / "trials.json", json.dumps({"settings": settings, "front": numbers, "trials": table}, indent=2))
     text = io.StringIO()
     writer = csv.DictWriter(text, COLUMNS)

@@ -62,6 +62,9 @@ def open_study(settings: SearchSettings, worker: int = 0):
     saved = study.user_attrs.get("settings")
     if saved is None:
         study.set_user_attr("settings", mine)
+    elif not isinstance(saved, dict):
+        raise ValueError(f"study '{settings.study}' in {settings.storage}: its recorded settings are damaged "
+                         "(not a table); give this search another --name")
     elif json.dumps(saved, sort_keys=True) != json.dumps(mine, sort_keys=True):
         changed = sorted(k for k in mine if json.dumps(saved.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True))
         raise ValueError(f"study '{settings.study}' in {settings.storage} was started with other {', '.join(changed)}; "

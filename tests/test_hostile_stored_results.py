@@ -1,0 +1,118 @@
+"""Hostile stored results: what `har search` and `har tune` read back from their own folders (a study
+database, a cached score) is data, and a crafted or damaged one gives a report or a message, never a
+traceback; and a tune folder that is not ours is neither written into nor read through a link.
+
+Each case runs the real command from tests/hostile_support.py's `har` fixture (exit status, no traceback).
+"""
+import json
+
+import pytest
+from hostile_support import har, only_changes  # noqa: F401 (har: a fixture)
+
+
+def _crafted_study(runs, settings, trials: list[dict]):
+    """RUNS/search-x/study.db with finished trials carrying `trials`' user attributes as given."""
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folder = runs / "search-x"
+    folder.mkdir(parents=True)
+    study = optuna.create_study(study_name="x", storage=f"sqlite:///{folder / 'study.db'}",
+                                directions=["maximize", "minimize", "minimize"])
+    study.set_user_attr("settings", settings)
+    for attrs in trials:
+        trial = study.ask()
+        trial.suggest_categorical("family", ["mlp"])
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, [0.9, 10, 5])
+    return folder
+
+
+WRONG_SHAPES = [
+    {"cv": [1, 2], "cost": "big", "pruned_because": "not a list", "failed_because": 5, "seconds": "x"},
+    {"cv": {"int8_macro_f1": 0.9, "int8_macro_f1_std": 0.1, "int8_accuracy": "high"},
+     "cost": {"flash_bytes": 10, "arena_bytes": 10, "macs": 5, "instructions": "many"}},
+    {"cv": {"int8_macro_f1": 0.9, "int8_macro_f1_std": 0.1, "int8_accuracy": 0.9},
+     "cost": {"flash_bytes": True, "arena_bytes": 10, "macs": 5}},
+]
+
+
+def test_a_study_with_values_of_the_wrong_shape_is_reported_without_them(har, tmp_path):
+    folder = _crafted_study(tmp_path / "runs", {"budget": [1], "cv": "$x$"}, WRONG_SHAPES)
+    with only_changes(tmp_path, "runs/search-x", "cwd"):
+        status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--report")
+    assert status == 0, err
+    report = json.loads((folder / "trials.json").read_text())
+    assert report["front"] == [] and len(report["trials"]) == 3  # no trial has figures that can be trusted
+    assert all(t["int8_macro_f1"] is None or t["trial"] > 0 for t in report["trials"])
+    assert "Budget: none" in (folder / "pareto.md").read_text()
+
+
+def test_exporting_a_trial_whose_figures_are_damaged_is_refused(har, tmp_path):
+    _crafted_study(tmp_path / "runs", {}, WRONG_SHAPES[:1])
+    with only_changes(tmp_path, "runs/search-x", "cwd"):
+        status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--export", "0")
+    assert status == 2 and "--export 0" in err and "damaged" in err
+
+
+def test_a_study_whose_settings_are_not_a_table_is_refused_by_a_new_search(har, tmp_path):
+    _crafted_study(tmp_path / "runs", ["not", "a", "table"], [])
+    status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--trials", "1", "--families", "mlp",
+                      "--budget", "macs=1")
+    assert status == 2 and "settings are damaged" in err
+
+
+# --- har tune: its folder, its fold runs and its kept scores -------------------------------------------
+
+TUNE = ["tune", "--cv", "2", "--set", "train.epochs=1", "--set", "model.family=mlp", "--name", "x"]
+
+
+def test_a_tune_folder_that_is_a_link_or_not_ours_is_refused(har, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "tune-x").symlink_to(outside)
+    (tmp_path / "runs" / "tune-y").mkdir()
+    (tmp_path / "runs" / "tune-y" / "notes.txt").write_text("mine")
+    with only_changes(tmp_path, "cwd"):
+        status, err = har(*TUNE, "--runs", tmp_path / "runs")
+        assert status == 2 and "tune-x: exists and is not a plain folder" in err
+        status, err = har(*TUNE[:-1], "y", "--runs", tmp_path / "runs")
+        assert status == 2 and "not made by `har tune`" in err and "'notes.txt'" in err
+
+
+def test_a_fold_run_that_is_a_link_is_neither_read_nor_scored_through(har, tmp_path):
+    from hostile_support import crafted_run
+
+    folder = tmp_path / "runs" / "tune-x"
+    folder.mkdir(parents=True)
+    (folder / ".har-tune").write_text("")
+    (folder / "fold1").symlink_to(crafted_run(tmp_path / "elsewhere"))
+    with only_changes(tmp_path, "cwd", "runs/tune-x/.har-tune"):
+        status, err = har(*TUNE, "--runs", tmp_path / "runs")
+    assert status == 2 and "fold1: exists and is not a plain folder" in err
+
+
+@pytest.mark.parametrize("result", [
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": [], "robustness": {}},
+    {"accuracy": 0.9, "macro_f1": "0.9", "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}},
+     "robustness": {"worst_drop_points": float("nan")}},
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": [1], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+])
+def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, result):
+    from hostile_support import crafted_run
+
+    import train.tune
+    from train.tune import _score_key, score_split
+
+    run = crafted_run(tmp_path / "run")
+    good = {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}},
+            "robustness": {"worst_drop_points": 0.5}}
+    monkeypatch.setattr(train.tune, "_score", lambda run, split: {**good, "scored": "again"})
+    kept = run / "score-validation.json"
+    kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": good}))
+    assert score_split(run, "validation") == good
+    kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": result}))
+    assert score_split(run, "validation")["scored"] == "again"
+    assert json.loads(kept.read_text())["result"]["scored"] == "again"
