@@ -98,17 +98,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from train.run import run_folder
     from train.run_config import RunConfig
+    from train.tune import tune, tune_folder
 
     config = RunConfig.from_dict(recipe_from_args(args))
     name = args.name if args.name is not None else config.family
-    run_folder(args.runs, f"tune-{name}")  # a bad --name or --runs is refused before TensorFlow loads
+    tune_folder(args.runs, name)  # a bad --name or --runs, or a folder not ours, is refused before TensorFlow loads
     if args.cv_seeds < 1:
         raise ValueError(f"--cv-seeds {args.cv_seeds}: give at least 1")
-
-    from train.tune import tune
-
     folder, cv, final = tune(config, args.cv, args.runs, name, args.seeds if args.final else None, args.cv_seeds)
     mean, std = cv["mean"], cv["std"]
     print(f"{folder}: {args.cv}-fold cross-validation, macro-F1 {mean['macro_f1']:.4f} ± {std['macro_f1']:.4f}, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -30,9 +31,29 @@ import numpy as np
 from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
-from train.run import RunError, is_finished, load, run_folder, same_recipe
+from train.run import MARKER, RunError, check_folder, is_finished, load, run_folder, same_recipe
 from train.run_config import RunConfig
 from train.tune_report import cv_markdown, figures, final_markdown, progress_line, summarise
+
+
+TUNE_MARKER = ".har-tune"  # written when `har tune` first writes into its folder
+REPORTS = ("cv.json", "cv.md", "final.json", "final.md")
+
+
+def tune_folder(runs: str | Path, name: str) -> Path:
+    """RUNS/tune-NAME, refused if it is a link or a file, or a folder `har tune` did not make: nothing is
+    written through a link or into someone else's folder. A folder of an earlier version (no TUNE_MARKER)
+    is taken as ours when it holds nothing but `har train` run folders and tune reports."""
+    folder = run_folder(runs, f"tune-{name}")
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise RunError(f"{folder}: exists and is not a plain folder; choose another --name or --runs")
+    if folder.is_dir() and not (folder / TUNE_MARKER).is_file():
+        foreign = sorted(p.name for p in folder.iterdir() if not (
+            p.name in REPORTS and p.is_file() or p.is_dir() and not p.is_symlink() and (p / MARKER).is_file()))
+        if foreign:
+            raise RunError(f"{folder}: this folder was not made by `har tune` (no {TUNE_MARKER} file, and it holds "
+                           f"{foreign[0]!r}), so nothing is written into it; choose another --name or --runs")
+    return folder
 
 
 def folds(subjects: list[str], k: int) -> list[list[str]]:
@@ -60,14 +81,15 @@ def with_values(config: RunConfig, section: str, **values) -> RunConfig:
 
 def trained(config: RunConfig, name: str, folder: Path) -> tuple[Path, str]:
     """The finished run NAME of `config` in `folder`: trained now, resumed, or found finished earlier."""
-    from train.fit import train_run
-    from train.models import keras
-
     run = run_folder(folder, name)
+    check_folder(run, config.to_dict(), overwrite=True)  # refuses a link, or a folder `har train` did not make
     if (run / "config.json").is_file() and not same_recipe(run, config):
         raise RunError(f"{run}: holds a run of another recipe; give this recipe its own --name")
     if is_finished(run):
         return run, "already trained"
+    from train.fit import train_run
+    from train.models import keras
+
     keras.backend.clear_session()  # one graph per run, not all of them in memory
     return train_run(config, name, folder, quiet=True), "trained"
 
@@ -97,13 +119,23 @@ def score_split(run: Path, split: str) -> dict:
     stored, key = run / f"score-{split}.json", _score_key(run, split)
     try:
         kept = json.loads(stored.read_text())
-        if isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("result"), dict):
+        if isinstance(kept, dict) and kept.get("key") == key and _usable(kept.get("result")):
             return kept["result"]
     except (OSError, ValueError, RecursionError):
         pass
     result = _score(run, split)
     atomic_write(stored, json.dumps({"key": key, "result": result}))
     return result
+
+
+def _usable(result) -> bool:
+    """A kept score has the shape and the finite numbers the reports read (a score file is data)."""
+    try:
+        values = figures(result)
+        return all(isinstance(s, str) for s in result["subjects"]) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values.values())
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return False
 
 
 def _score(run: Path, split: str) -> dict:
@@ -128,6 +160,8 @@ def cross_validate(config: RunConfig, k: int, folder: Path, seeds: int = 1) -> d
     if seeds < 1:
         raise ValueError(f"--cv-seeds {seeds}: give at least 1")
     folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / TUNE_MARKER).exists():
+        atomic_write(folder / TUNE_MARKER, "made by `har tune`: fold and final run folders, and their reports\n")
     results, ensembles = [], []
     for i, subjects in enumerate(groups, 1):
         fold_config = with_values(config, "data", test_subjects=test, validation_subjects=subjects)
@@ -189,7 +223,7 @@ def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
 def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: int | None = None,
          cv_seeds: int = 1) -> tuple[Path, dict, dict | None]:
     """Cross-validate the recipe into RUNS/tune-NAME, then (given final_seeds) its final test-subject runs."""
-    folder = run_folder(runs, f"tune-{name}")
+    folder = tune_folder(runs, name)
     if config.data.target_column is not None or config.data.target is not None:
         raise ValueError("har tune scores classifiers by macro-F1; a regression recipe ([data] target or "
                          "target_column) is not supported yet")
