@@ -188,7 +188,7 @@ def test_prefix_lets_two_models_share_one_firmware(tiny_model, tmp_path):
                    "-lm"], tmp_path)
     size = tiny_model.stat().st_size
     assert sh(["./both"], tmp_path).decode().split() == [str(size), str(size), "12"]
-    with pytest.raises(FirmwareError, match="not a C identifier"):
+    with pytest.raises(FirmwareError, match="give a C identifier in lower case"):
         generate(tiny_model, tmp_path, prefix="9lives")
 
 
