@@ -1,7 +1,8 @@
 """Hostile inputs to conversion and .tflite evaluation (issue 14), by class: conversion outputs as one unit
-(lock, failed reports, bad --out), relative paths from another folder, the model's own settings, and the
-atomic Keras save. The cases that need a real run share one tiny session training (an MLP, 1 epoch) and its
-conversion, and are marked slow.
+(lock, failed reports, bad --out), output folders (of `har firmware`, `har evaluate`, `har evaluate-stream`)
+that hold the user's files or are links, relative paths from another folder, the model's own settings, and
+the atomic Keras save. The cases that need a real run share one tiny session training (an MLP, 1 epoch) and
+its conversion, and are marked slow.
 """
 import fcntl
 import json
@@ -75,6 +76,22 @@ def test_firmware_never_replaces_a_file_it_did_not_generate_nor_writes_through_a
     (out / "arduino").unlink()
     assert har("firmware", tiny_model, "--out", out)[0] == 0
     assert har("firmware", tiny_model, "--out", out)[0] == 0  # its own files it regenerates
+
+
+@pytest.mark.parametrize("command", ["evaluate", "evaluate-stream"])
+def test_evaluation_reports_never_replace_the_users_files_nor_go_through_a_link(har, tmp_path, tiny_model, command):
+    mine, outside = tmp_path / "cwd" / "mine", tmp_path / "outside"
+    mine.mkdir()
+    outside.mkdir()
+    (mine / "report.md").write_text("my notes")
+    (mine / "timeline.png").write_text("my plot")
+    (mine / "todo.txt").write_text("mine too")
+    (tmp_path / "cwd" / "link").symlink_to(outside)
+    with only_changes(tmp_path):
+        status, err = har(command, tiny_model, "--out", "mine")
+        assert status == 2 and "--out" in err and "not made by" in err and "it holds '" in err
+        status, err = har(command, tiny_model, "--out", "link")
+        assert status == 2 and "--out" in err and "not a plain folder" in err
 
 
 def test_firmware_prefix_too_long_for_a_file_name_is_refused_naming_it(har, tmp_path, tiny_model):

@@ -21,7 +21,7 @@ from train.data.dataset import DataConfig, Prepared, prepare
 from train.evaluate_plots import plot_predicted_vs_true, png
 from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
 from train.report_table import markdown_table, per_subject_lines
-from train.run import RunError, load, resolve, training_summary
+from train.run import RunError, load, own_folder, resolve, training_summary
 
 
 def prepare_raw(data: DataConfig, contract: Contract) -> tuple[Prepared, dict[str, np.ndarray]]:
@@ -90,6 +90,14 @@ def evaluation_folder(run: Path, checkpoint: str) -> Path:
         raise RunError(f"{folder}: a link or not a folder; the reports are written only into the run's own "
                        "folder (remove it and evaluate again)")
     return folder
+
+
+REPORT_FILES = ("metrics.json", "confusion.json", "confusion.txt", "confusion.png", "predicted_vs_true.png", "report.md")
+
+
+def reports_folder(out: Path, made_by: str, names: tuple[str, ...] = REPORT_FILES) -> Path:
+    """`out` (--out), refused unless it is new or holds only report files `made_by` writes, as plain files."""
+    return own_folder(out, "--out", made_by, lambda p: p.name in names and p.is_file() and not p.is_symlink())
 
 
 def write_reports(metrics: dict, contract: Contract, out: Path, title: str, values=None) -> None:

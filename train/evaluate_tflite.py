@@ -28,12 +28,13 @@ from train.data.dataset import DataConfig, class_mapping, load_recordings
 from train.data.recording import UNLABELLED
 from train.data.split import split_subjects
 from train.data.targets import with_target
-from train.evaluate import mean_value, prepare_raw, write_reports
+from train.evaluate import mean_value, prepare_raw, reports_folder, write_reports
 from train.evaluate_plots import plot_sweep, plot_timeline
 from train.metrics import classification_report, per_subject, regression_evaluation, subject_order
 from train.report_table import markdown_table
 from train.stream_metrics import OTHER, stream_report
 
+STREAM_FILES = ("timeline.png", "smoothing_sweep.png", "stream_report.json", "stream_report.md")
 SWEEP = [("vote", {"votes": k}) for k in (1, 3, 5, 7, 9)] + [
     ("ema", {"alpha": a, "hysteresis": h}) for a in (0.3, 0.5) for h in (0.0, 0.1, 0.2)
 ]
@@ -69,7 +70,7 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path, with_ro
     each subject's accuracy and, if asked, the robustness section."""
     from train.robustness import device_predictor, robustness
 
-    path, out = Path(path).absolute(), Path(out).absolute()
+    path, out = Path(path).absolute(), reports_folder(Path(out).absolute(), "`har evaluate`")
     contract = load_contract(path)
     regression = contract.task == "regression"
     if regression and with_robustness:
@@ -126,7 +127,8 @@ def describe(kind: str, setting: dict) -> str:
 
 def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Path) -> dict:
     """Stream metrics of every smoothing setting in SWEEP; reports and plots in `out_dir`."""
-    model_path, out_dir = Path(model_path).absolute(), Path(out_dir).absolute()
+    model_path = Path(model_path).absolute()
+    out_dir = reports_folder(Path(out_dir).absolute(), "`har evaluate-stream`", STREAM_FILES)
     contract = load_contract(model_path)
     recordings, test_subjects = test_recordings(data)
     if contract.task == "regression":

@@ -64,6 +64,21 @@ def run_folder(runs: str | Path, name: str) -> Path:
     return runs / name
 
 
+def own_folder(folder: Path, option: str, made_by: str, ours: Callable[[Path], bool], marker: str | None = None) -> Path:
+    """`folder`, unless it is a link or a file, or a folder holding anything `ours` does not accept (and no
+    `marker` file): nothing of the user's is replaced, and nothing is written through a link."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise RunError(f"{option} {folder}: exists and is not a plain folder; nothing is written through a link "
+                       f"or over a file: choose another {option}")
+    if folder.is_dir() and not (marker and (folder / marker).is_file()):
+        foreign = sorted(p.name for p in folder.iterdir() if not ours(p))
+        if foreign:
+            raise RunError(f"{option} {folder}: this folder was not made by {made_by} (it holds {foreign[0]!r}"
+                           f"{f' and no {marker} file' if marker else ''}), so nothing is written into it; "
+                           f"choose another {option}")
+    return folder
+
+
 def check_folder(run: Path, config: dict, overwrite: bool) -> str:
     """What training `config` into `run` means (new, resume, restart, finished, another config), refusing
     a folder that is not ours and, without `overwrite`, a run that training would replace."""

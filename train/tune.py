@@ -31,7 +31,8 @@ import numpy as np
 from device_runtime.files import atomic_write
 from train.data.dataset import prepare
 from train.metrics import subject_order
-from train.run import MARKER, RunError, check_folder, is_finished, load, run_folder, same_recipe
+from train.run import (MARKER, RunError, check_folder, is_finished, load, own_folder, run_folder,
+                       same_recipe)
 from train.run_config import RunConfig
 from train.tune_report import cv_markdown, figures, final_markdown, progress_line, summarise
 
@@ -41,19 +42,10 @@ REPORTS = ("cv.json", "cv.md", "final.json", "final.md")
 
 
 def tune_folder(runs: str | Path, name: str) -> Path:
-    """RUNS/tune-NAME, refused if it is a link or a file, or a folder `har tune` did not make: nothing is
-    written through a link or into someone else's folder. A folder of an earlier version (no TUNE_MARKER)
-    is taken as ours when it holds nothing but `har train` run folders and tune reports."""
-    folder = run_folder(runs, f"tune-{name}")
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise RunError(f"{folder}: exists and is not a plain folder; choose another --name or --runs")
-    if folder.is_dir() and not (folder / TUNE_MARKER).is_file():
-        foreign = sorted(p.name for p in folder.iterdir() if not (
-            p.name in REPORTS and p.is_file() or p.is_dir() and not p.is_symlink() and (p / MARKER).is_file()))
-        if foreign:
-            raise RunError(f"{folder}: this folder was not made by `har tune` (no {TUNE_MARKER} file, and it holds "
-                           f"{foreign[0]!r}), so nothing is written into it; choose another --name or --runs")
-    return folder
+    """RUNS/tune-NAME, refused if it is a link or a file, or a folder `har tune` did not make. A folder of an
+    earlier version (no TUNE_MARKER) is taken as ours when it holds only `har train` run folders and reports."""
+    return own_folder(run_folder(runs, f"tune-{name}"), "--name", "`har tune`", lambda p: (
+        p.name in REPORTS and p.is_file() or p.is_dir() and not p.is_symlink() and (p / MARKER).is_file()), TUNE_MARKER)
 
 
 def folds(subjects: list[str], k: int) -> list[list[str]]:
