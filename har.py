@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 EPILOG = "Run `har COMMAND --help` for the options of each stage."
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         os.environ["HAR_VERBOSE"] = "1"  # TensorFlow's start-up lines too (train/quiet.py)
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return args.func(args)
     except (ValueError, OSError) as error:  # DataError, ModelError, ContractError, ... are ValueErrors
@@ -71,6 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"har {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminated(signum, frame) -> None:
+    """A SIGTERM stops a command as Ctrl-C does, so its cleanup runs (a conversion's staging folder and lock,
+    a training's resumable state); a second one during that cleanup is ignored."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -195,6 +195,27 @@ def test_evaluate_run_options_that_do_not_apply(har, tmp_path, args, message):
 
 # --- the shared tiny run (slow) --------------------------------------------------------------------------
 
+@pytest.mark.slow
+def test_a_conversion_stopped_by_sigterm_leaves_no_staging_folder(tmp_path, trained):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    worker = subprocess.Popen([sys.executable, str(REPO / "har.py"), "convert", str(trained), "--out", "m.tflite"],
+                              cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".m.tflite.staging.*")) and time.time() < deadline and worker.poll() is None:
+        time.sleep(0.02)
+    assert worker.poll() is None, "the conversion ended before it could be stopped"
+    worker.send_signal(signal.SIGTERM)
+    err = worker.communicate(timeout=120)[1]
+    assert worker.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.tflite.lock"]
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     from train.fit import train_run
