@@ -32,14 +32,15 @@ def exported_recipe(study, number: int) -> RunConfig:
     if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
         finished = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         raise ValueError(f"--export {number}: not a trained trial of this search (trained: {finished or 'none yet'})")
-    if not scored(trials[number].user_attrs):
-        raise ValueError(f"--export {number}: the study's figures for this trial are damaged or missing; "
-                         "was it made by `har search`?")
     try:  # a study database is data: its recipe is validated like a config file
-        return RunConfig.from_dict(dict(trials[number].user_attrs["recipe"]))
+        recipe = RunConfig.from_dict(dict(trials[number].user_attrs["recipe"]))
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"--export {number}: the study holds no usable recipe for it ({type(error).__name__}: "
                          f"{str(error)[:200]}); was it made by `har search`?") from None
+    if not scored(trials[number].user_attrs):
+        raise ValueError(f"--export {number}: the study's figures for this trial are damaged or missing; "
+                         "was it made by `har search`?")
+    return recipe
 
 
 def export(study, number: int, folder: Path, seeds: int) -> dict:

@@ -49,7 +49,9 @@ def test_a_study_with_values_of_the_wrong_shape_is_reported_without_them(har, tm
 
 
 def test_exporting_a_trial_whose_figures_are_damaged_is_refused(har, tmp_path):
-    _crafted_study(tmp_path / "runs", {}, WRONG_SHAPES[:1])
+    from train.run_config import RunConfig
+
+    _crafted_study(tmp_path / "runs", {}, [{**WRONG_SHAPES[0], "recipe": RunConfig.from_dict({}).to_dict()}])
     with only_changes(tmp_path, "runs/search-x", "cwd"):
         status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--export", "0")
     assert status == 2 and "--export 0" in err and "damaged" in err
