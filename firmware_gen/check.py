@@ -9,6 +9,7 @@ agreement with the Pi runtime itself, on LiteRT, is reported beside.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -175,9 +176,23 @@ def _same_prediction(c: dict, python: dict, lsb: float) -> bool:
     return c["unit"] == python["unit"] and all(abs(c[k] - python[k]) <= lsb + 6e-4 for k in ("value", "window_value"))
 
 
+def _refuse_links(out: Path) -> None:
+    """The check writes out/build/ and the reports: a link there, or anywhere under build/, would take the
+    compiler's output elsewhere."""
+    build = out / "build"
+    links = [path for path in (build, out / "firmware.report.json", out / "firmware.report.md") if path.is_symlink()]
+    if build.is_dir() and not build.is_symlink():
+        for folder, names, files in os.walk(build):
+            links += [Path(folder) / n for n in names + files if (Path(folder) / n).is_symlink()]
+    if links:
+        raise FirmwareError(f"--out {out}: {links[0].relative_to(out)} is a link; --check writes nothing through "
+                            "it: remove it, or choose another --out")
+
+
 def check(model: Path, out: Path, prefix: str, tflm: Path, data: str | None, data_format: str,
           m4_windows: int | None = None) -> dict:
     """Build, run and compare; the report (also written to out/firmware.report.json and .md)."""
+    _refuse_links(out)
     contract = load_contract(model)
     ops = ops_of(model.read_bytes())
     windows, recording, recording_name = model_test_data(contract, data, data_format)
