@@ -6,6 +6,7 @@ its conversion, and are marked slow.
 """
 import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -74,8 +75,34 @@ def test_firmware_never_replaces_a_file_it_did_not_generate_nor_writes_through_a
         status, err = har("firmware", tiny_model, "--out", out)
     assert status == 2 and "arduino is a link" in err and not any(outside.iterdir())
     (out / "arduino").unlink()
+    (out / "arduino").write_text("a file where a folder goes")
+    (out / "main.cc").mkdir()
+    os.mkfifo(out / "har_board.h")  # opened, it would hang
+    for reason, remove in (("har_board.h exists and was not generated", (out / "har_board.h").unlink),
+                           ("main.cc exists and was not generated", (out / "main.cc").rmdir),
+                           ("arduino is a file where a folder", (out / "arduino").unlink)):
+        with only_changes(tmp_path):
+            status, err = har("firmware", tiny_model, "--out", out)
+        assert status == 2 and reason in err
+        remove()
     assert har("firmware", tiny_model, "--out", out)[0] == 0
     assert har("firmware", tiny_model, "--out", out)[0] == 0  # its own files it regenerates
+    properties = out / "arduino" / "HarClassifier" / "library.properties"
+    properties.write_text(properties.read_text().split("\n", 1)[1])  # as versions before the header wrote it
+    assert har("firmware", tiny_model, "--out", out)[0] == 0
+
+
+def test_firmware_check_writes_nothing_through_a_link_in_its_build_folder(tmp_path, tiny_model):
+    from firmware_gen.check import check
+    from firmware_gen.generate import FirmwareError, generate
+
+    out, outside = tmp_path / "fw", tmp_path / "outside"
+    generate(tiny_model, out)
+    outside.mkdir()
+    (out / "build").mkdir()
+    (out / "build" / "host-check").symlink_to(outside)
+    with only_changes(tmp_path), pytest.raises(FirmwareError, match="build/host-check is a link"):
+        check(tiny_model, out, "har", tmp_path / "no-tflm", None, "hapt")
 
 
 @pytest.mark.parametrize("command", ["evaluate", "evaluate-stream"])
@@ -92,6 +119,27 @@ def test_evaluation_reports_never_replace_the_users_files_nor_go_through_a_link(
         assert status == 2 and "--out" in err and "not made by" in err and "it holds '" in err
         status, err = har(command, tiny_model, "--out", "link")
         assert status == 2 and "--out" in err and "not a plain folder" in err
+    (mine / "todo.txt").unlink()
+    (mine / ".report.md.k2x9_q1a.tmp").write_text("left by a killed write")
+    assert har(command, tiny_model, "--out", "mine")[0] == 0  # evaluate and evaluate-stream share a folder
+
+
+def test_an_evaluation_folder_swapped_for_a_link_while_it_ran_is_not_written_through(har, tmp_path, tiny_model,
+                                                                                     monkeypatch):
+    import train.evaluate_tflite
+
+    outside, out = tmp_path / "outside", tmp_path / "cwd" / "out"
+    outside.mkdir()
+    real = train.evaluate_tflite.prepare_raw
+
+    def swapped(*args):  # the folder is replaced by a link after the first check, while the model is scored
+        out.symlink_to(outside)
+        return real(*args)
+
+    monkeypatch.setattr(train.evaluate_tflite, "prepare_raw", swapped)
+    with only_changes(tmp_path, "cwd/out"):
+        status, err = har("evaluate", tiny_model, "--out", "out")
+    assert status == 2 and "not a plain folder" in err and not any(outside.iterdir())
 
 
 def test_firmware_prefix_too_long_for_a_file_name_is_refused_naming_it(har, tmp_path, tiny_model):

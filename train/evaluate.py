@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +93,21 @@ def evaluation_folder(run: Path, checkpoint: str) -> Path:
     return folder
 
 
-REPORT_FILES = ("metrics.json", "confusion.json", "confusion.txt", "confusion.png", "predicted_vs_true.png", "report.md")
+# What `har evaluate MODEL.tflite` and `har evaluate-stream` write into --out (they may share one folder)
+EVALUATION_FILES = ("metrics.json", "confusion.json", "confusion.txt", "confusion.png", "predicted_vs_true.png",
+                    "report.md", "timeline.png", "smoothing_sweep.png", "stream_report.json", "stream_report.md")
+TEMPORARY = re.compile(r"\.(.+)\.[^.]+\.tmp")  # what a write killed half-way leaves (device_runtime/files.py)
 
 
-def reports_folder(out: Path, made_by: str, names: tuple[str, ...] = REPORT_FILES) -> Path:
-    """`out` (--out), refused unless it is new or holds only report files `made_by` writes, as plain files."""
-    return own_folder(out, "--out", made_by, lambda p: p.name in names and p.is_file() and not p.is_symlink())
+def reports_folder(out: Path, made_by: str) -> Path:
+    """`out` (--out), refused unless it is new or holds only evaluation reports as plain files (and the
+    temporary files a killed write of one leaves). Checked before the work and again before writing."""
+    def ours(path: Path) -> bool:
+        temporary = TEMPORARY.fullmatch(path.name)
+        name = temporary.group(1) if temporary else path.name
+        return name in EVALUATION_FILES and path.is_file() and not path.is_symlink()
+
+    return own_folder(out, "--out", made_by, ours)
 
 
 def write_reports(metrics: dict, contract: Contract, out: Path, title: str, values=None) -> None:

@@ -20,6 +20,7 @@ from device_runtime.interpreter import Classifier
 from device_runtime.smoothing import DEFAULT_VOTES, VALUE_KINDS, make_value_smoother
 from device_runtime.stream import WindowStream
 from train.data.targets import TARGETS
+from train.evaluate import reports_folder
 from train.evaluate_plots import plot_value_timeline
 from train.metrics import regression_report, subject_order
 from train.report_table import markdown_table
@@ -107,6 +108,7 @@ def evaluate_value_stream(model_path: Path, contract: Contract, recordings, test
               "target": contract.class_names[0], **report}
     timeline = [(*s[:3], s[3], v) for s, v in zip(streams, shown)]
     title = f"{model_path.name}: {report['default']['smoothing']} windows, test subjects"
+    reports_folder(out_dir, "`har evaluate-stream`")  # again: it may have changed while the stream ran
     atomic_write(out_dir / "timeline.png", plot_value_timeline(timeline, contract.target_unit, title))
     atomic_write(out_dir / "stream_report.json", json.dumps(report, indent=2))
     atomic_write(out_dir / "stream_report.md", value_stream_markdown(report))

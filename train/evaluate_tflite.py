@@ -34,7 +34,6 @@ from train.metrics import classification_report, per_subject, regression_evaluat
 from train.report_table import markdown_table
 from train.stream_metrics import OTHER, stream_report
 
-STREAM_FILES = ("timeline.png", "smoothing_sweep.png", "stream_report.json", "stream_report.md")
 SWEEP = [("vote", {"votes": k}) for k in (1, 3, 5, 7, 9)] + [
     ("ema", {"alpha": a, "hysteresis": h}) for a in (0.3, 0.5) for h in (0.0, 0.1, 0.2)
 ]
@@ -91,7 +90,7 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path, with_ro
                    test_subjects=subject_order(test.subjects.tolist()))
     if with_robustness:
         metrics["robustness"] = robustness(predict, contract, raw["test"], test.y)
-    write_reports(metrics, contract, out, f"{path.name}: test subjects", values)
+    write_reports(metrics, contract, reports_folder(out, "`har evaluate`"), f"{path.name}: test subjects", values)
     return metrics
 
 
@@ -128,7 +127,7 @@ def describe(kind: str, setting: dict) -> str:
 def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Path) -> dict:
     """Stream metrics of every smoothing setting in SWEEP; reports and plots in `out_dir`."""
     model_path = Path(model_path).absolute()
-    out_dir = reports_folder(Path(out_dir).absolute(), "`har evaluate-stream`", STREAM_FILES)
+    out_dir = reports_folder(Path(out_dir).absolute(), "`har evaluate-stream`")
     contract = load_contract(model_path)
     recordings, test_subjects = test_recordings(data)
     if contract.task == "regression":
@@ -147,6 +146,7 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     timeline = [(s, t, y, p) for (s, t, y, _), (_, _, p) in zip(streams, smooth(streams, "vote", {"votes": DEFAULT_VOTES}))]
     report = {"model": str(model_path), "test_subjects": subject_order(test_subjects), "recordings": len(recordings),
               "default": default, "sweep": rows}
+    reports_folder(out_dir, "`har evaluate-stream`")  # again: it may have changed while the stream ran
     atomic_write(out_dir / "timeline.png", plot_timeline(timeline, class_names, f"{model_path.name}: vote {DEFAULT_VOTES}, test subjects"))
     atomic_write(out_dir / "smoothing_sweep.png", plot_sweep(rows))
     atomic_write(out_dir / "stream_report.json", json.dumps(report, indent=2))
