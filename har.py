@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"har {args.command}: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if previous is not None:
+    finally:  # once a SIGTERM came, later ones stay ignored while the interpreter shuts down
+        if previous is not None and signal.getsignal(signal.SIGTERM) is _terminated:
             signal.signal(signal.SIGTERM, previous)
 
 

@@ -59,6 +59,14 @@ def settings_from_args(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    try:
+        return _search(args, settings)
+    except RecursionError:  # Optuna decodes every stored value; a crafted one can nest without end
+        raise ValueError(f"{settings.storage}: a value stored in study '{settings.study}' is nested too deeply to "
+                         "read; a damaged or crafted study: give this search another --name") from None
+
+
+def _search(args: argparse.Namespace, settings: SearchSettings) -> int:
     from search import report
     from search.study import existing_study, open_study, run
 

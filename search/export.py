@@ -37,6 +37,8 @@ def exported_recipe(study, number: int) -> RunConfig:
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"--export {number}: the study holds no usable recipe for it ({type(error).__name__}: "
                          f"{str(error)[:200]}); was it made by `har search`?") from None
+    except ValueError as error:
+        raise ValueError(f"--export {number}: the study's recipe for it is refused: {error}") from None
     if not scored(trials[number].user_attrs):
         raise ValueError(f"--export {number}: the study's figures for this trial are damaged or missing; "
                          "was it made by `har search`?")

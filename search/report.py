@@ -42,7 +42,10 @@ def _mapping(value) -> dict:
 
 def _number(value) -> int | float | None:
     """`value` if it is a finite number (not a bool), else None."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        ok = False
     return value if ok else None
 
 

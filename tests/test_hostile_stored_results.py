@@ -4,7 +4,11 @@ traceback; and a tune folder that is not ours is neither written into nor read t
 
 Each case runs the real command from tests/hostile_support.py's `har` fixture (exit status, no traceback).
 """
+import argparse
 import json
+import os
+import signal
+import sqlite3
 
 import pytest
 from hostile_support import har, only_changes  # noqa: F401 (har: a fixture)
@@ -97,10 +101,14 @@ def test_a_fold_run_that_is_a_link_is_neither_read_nor_scored_through(har, tmp_p
 
 @pytest.mark.parametrize("result", [
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": [], "robustness": {}},
+    "fifo",
     {"accuracy": 0.9, "macro_f1": "0.9", "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}},
      "robustness": {"worst_drop_points": float("nan")}},
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": [1], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+    {"accuracy": 10 ** 400, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+    {"macro_f1": 0.9, "accuracy": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {},
+     "windows": None},
 ])
 def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, result):
     from hostile_support import crafted_run
@@ -109,12 +117,57 @@ def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, r
     from train.tune import _score_key, score_split
 
     run = crafted_run(tmp_path / "run")
-    good = {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}},
-            "robustness": {"worst_drop_points": 0.5}}
+    good = {"run": "run", "windows": 10, "accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"],
+            "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {"worst_drop_points": 0.5}}
     monkeypatch.setattr(train.tune, "_score", lambda run, split: {**good, "scored": "again"})
     kept = run / "score-validation.json"
     kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": good}))
     assert score_split(run, "validation") == good
-    kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": result}))
+    kept.unlink()
+    if result == "fifo":
+        os.mkfifo(kept)  # read, it would hang
+    else:
+        kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": {"run": "run", "windows": 10, **result}}))
     assert score_split(run, "validation")["scored"] == "again"
     assert json.loads(kept.read_text())["result"]["scored"] == "again"
+
+
+def test_an_old_tune_folder_with_an_empty_run_folder_left_by_a_kill_is_still_ours(tmp_path):
+    from train.tune import tune_folder
+
+    folder = tmp_path / "tune-x"
+    (folder / "fold1").mkdir(parents=True)
+    (folder / "fold1" / ".har-run").write_text("")
+    (folder / "fold2").mkdir()  # killed between its mkdir and its marker
+    (folder / "cv.json").write_text("{}")
+    assert tune_folder(tmp_path, "x") == folder
+
+
+def test_numbers_too_large_for_a_float_and_values_nested_without_end(har, tmp_path):
+    folder = _crafted_study(tmp_path / "runs", {}, [{"seconds": 10 ** 400, "cost": {"flash_bytes": 10 ** 400}}])
+    status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--report")
+    assert status == 0 and json.loads((folder / "trials.json").read_text())["trials"][0]["seconds"] is None
+    with sqlite3.connect(folder / "study.db") as db:
+        db.execute("UPDATE trial_user_attributes SET value_json = ? WHERE key = 'seconds'", ["[" * 100000 + "]" * 100000])
+    status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--report")
+    assert status == 2 and "nested too deeply" in err and "study.db" in err
+
+
+def test_sigterms_after_the_first_are_ignored_while_the_command_stops(monkeypatch, capsys):
+    import har as cli
+
+    def stopped_twice(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    class Parser:
+        def parse_args(self, argv):
+            return argparse.Namespace(func=stopped_twice, verbose=False, command="stopped")
+
+    monkeypatch.setattr(cli, "build_parser", Parser)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.main([]) == 130 and "har stopped: interrupted" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one: ignored, this process goes on
+    finally:
+        signal.signal(signal.SIGTERM, before)

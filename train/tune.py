@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.files import atomic_write
+from device_runtime.model_file import read_small_text
 from train.data.dataset import prepare
 from train.metrics import subject_order
 from train.run import (MARKER, RunError, check_folder, is_finished, load, own_folder, run_folder,
@@ -45,7 +46,8 @@ def tune_folder(runs: str | Path, name: str) -> Path:
     """RUNS/tune-NAME, refused if it is a link or a file, or a folder `har tune` did not make. A folder of an
     earlier version (no TUNE_MARKER) is taken as ours when it holds only `har train` run folders and reports."""
     return own_folder(run_folder(runs, f"tune-{name}"), "--name", "`har tune`", lambda p: (
-        p.name in REPORTS and p.is_file() or p.is_dir() and not p.is_symlink() and (p / MARKER).is_file()), TUNE_MARKER)
+        p.name in REPORTS and p.is_file() or p.is_dir() and not p.is_symlink() and (
+            (p / MARKER).is_file() or not any(p.iterdir()))), TUNE_MARKER)
 
 
 def folds(subjects: list[str], k: int) -> list[list[str]]:
@@ -110,7 +112,7 @@ def score_split(run: Path, split: str) -> dict:
     it depends on; a damaged or stale file is scored again."""
     stored, key = run / f"score-{split}.json", _score_key(run, split)
     try:
-        kept = json.loads(stored.read_text())
+        kept = json.loads(read_small_text(stored))  # never hangs on a FIFO
         if isinstance(kept, dict) and kept.get("key") == key and _usable(kept.get("result")):
             return kept["result"]
     except (OSError, ValueError, RecursionError):
@@ -123,10 +125,10 @@ def score_split(run: Path, split: str) -> dict:
 def _usable(result) -> bool:
     """A kept score has the shape and the finite numbers the reports read (a score file is data)."""
     try:
-        values = figures(result)
-        return all(isinstance(s, str) for s in result["subjects"]) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values.values())
-    except (KeyError, TypeError, AttributeError, ValueError):
+        values = [*figures(result).values(), result["windows"]]
+        return all(isinstance(s, str) for s in result["subjects"]) and isinstance(result["run"], str) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return False
 
 
