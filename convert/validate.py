@@ -53,7 +53,7 @@ def validate(model_path: Path, float_model, test: Windows, contract: Contract, o
         "float": classification_report(test.y, float_scores.argmax(1), names),
         key: classification_report(test.y, lite_scores.argmax(1), names),
         "agreement": {f"float_vs_{key}_argmax": float((float_scores.argmax(1) == lite_scores.argmax(1)).mean())},
-        "per_subject": per_subject(test.y, lite_scores.argmax(1), test.subjects),
+        "per_subject": per_subject(test.y, lite_scores.argmax(1), test.subjects, names=names),
     }
     report["per_class_f1_delta"] = {
         n: report[key]["per_class"][n]["f1"] - report["float"]["per_class"][n]["f1"] for n in names

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from train.metrics import classification_report, format_confusion, regression_report
+from train.metrics import classification_report, format_confusion, per_subject, regression_report
+from train.report_table import per_subject_lines
 
 
 def test_classification_report_by_hand():
@@ -43,3 +44,18 @@ def test_a_class_name_that_reads_as_tex_is_drawn_as_text():
     from train.metrics import plot_confusion
 
     assert png(plot_confusion([[3, 1], [0, 2]], ["$\\foo$", "sit"], "$x^$")).startswith(b"\x89PNG")
+
+
+def test_each_subjects_most_frequent_confusions_by_hand():
+    names = ["walk", "up", "down", "sit"]
+    y_true = np.array([1, 1, 1, 2, 3, 3, 0, 0, 0, 1, 0])
+    y_pred = np.array([2, 2, 1, 1, 0, 0, 3, 1, 2, 1, 0])
+    subjects = np.array(["10"] * 6 + ["2"] * 5)
+    figures = per_subject(y_true, y_pred, subjects, names=names)
+    assert list(figures) == ["2", "10"]  # subject order, not text order
+    assert figures["10"]["confusions"] == [{"true": "up", "predicted": "down", "windows": 2},
+                                           {"true": "sit", "predicted": "walk", "windows": 2},
+                                           {"true": "down", "predicted": "up", "windows": 1}]
+    assert [c["predicted"] for c in figures["2"]["confusions"]] == ["up", "down", "sit"]  # ties in class order
+    assert "up -> down: 2, sit -> walk: 2, down -> up: 1" in "\n".join(per_subject_lines(figures))
+    assert per_subject(y_true, y_true, subjects, names=names)["2"]["confusions"] == []

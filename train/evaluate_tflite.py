@@ -85,7 +85,7 @@ def evaluate_tflite(path: str | Path, data: DataConfig, out: str | Path, with_ro
     else:
         predicted = predict(test.x).argmax(axis=1)
         metrics = classification_report(test.y, predicted, contract.class_names)
-        metrics["per_subject"] = per_subject(test.y, predicted, test.subjects)
+        metrics["per_subject"] = per_subject(test.y, predicted, test.subjects, names=contract.class_names)
     metrics.update(run=path.name, family=f"{path.name} ({classifier.interpreter_name})", params=None, macs=None,
                    test_subjects=subject_order(test.subjects.tolist()))
     if with_robustness:

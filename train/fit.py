@@ -60,7 +60,7 @@ def score(model, split, contract) -> dict:
         return regression_report(split.y, outputs)
     predicted = outputs.argmax(axis=1)
     report = classification_report(split.y, predicted, contract.class_names)
-    report["per_subject"] = per_subject(split.y, predicted, split.subjects)
+    report["per_subject"] = per_subject(split.y, predicted, split.subjects, names=contract.class_names)
     return report
 
 

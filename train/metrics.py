@@ -43,9 +43,11 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     }
 
 
-def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, regression: bool = False) -> dict[str, dict]:
+def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, regression: bool = False,
+                names: list[str] | None = None) -> dict[str, dict]:
     """subject -> {windows, accuracy} (or {windows, mae} for `regression`), in subject order: a model that
-    fails one person hides in the mean."""
+    fails one person hides in the mean. Given the class `names`, also that subject's most frequent
+    confusions (up to CONFUSIONS, largest first): what to look at when one person fails."""
     y_true, y_pred, subjects = np.asarray(y_true), np.asarray(y_pred), np.asarray(subjects).astype(str)
     figures = {}
     for subject in subject_order(subjects.tolist()):
@@ -55,7 +57,20 @@ def per_subject(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, re
             figures[subject] = {"windows": int(mine.sum()), "mae": float(error.mean())}
         else:
             figures[subject] = {"windows": int(mine.sum()), "accuracy": float((y_true[mine] == y_pred[mine]).mean())}
+            if names is not None:
+                figures[subject]["confusions"] = confusions(y_true[mine], y_pred[mine], names)
     return figures
+
+
+CONFUSIONS = 3
+
+
+def confusions(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
+    """The most frequent (true class, predicted class) errors, largest first, ties in class order."""
+    wrong = y_true != y_pred
+    pairs, counts = np.unique(np.stack([y_true[wrong], y_pred[wrong]], axis=1), axis=0, return_counts=True)
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], *pairs[i]))[:CONFUSIONS]
+    return [{"true": names[pairs[i][0]], "predicted": names[pairs[i][1]], "windows": int(counts[i])} for i in order]
 
 
 def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:

@@ -24,6 +24,14 @@ def per_subject_lines(figures: dict[str, dict]) -> list[str]:
     if not figures:
         return []
     worst = min(figures, key=lambda s: figures[s]["accuracy"])
-    rows = [(s, f"{100 * f['accuracy']:.2f}%", f["windows"]) for s, f in figures.items()]
+    rows = [(s, f"{100 * f['accuracy']:.2f}%", f["windows"], confusion_text(f.get("confusions")))
+            for s, f in figures.items()]
     return [f"Per subject: worst is subject {worst}, {100 * figures[worst]['accuracy']:.2f}% of "
-            f"{figures[worst]['windows']} windows.", "", markdown_table(["subject", "accuracy", "windows"], rows), ""]
+            f"{figures[worst]['windows']} windows.", "",
+            markdown_table(["subject", "accuracy", "windows", "most confused (true -> predicted: windows)"], rows), ""]
+
+
+def confusion_text(confusions: list[dict] | None) -> str:
+    if confusions is None:
+        return "n/a"
+    return ", ".join(f"{c['true']} -> {c['predicted']}: {c['windows']}" for c in confusions) or "none"

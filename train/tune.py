@@ -194,7 +194,7 @@ def ensemble_split(runs: list[Path], split: str) -> dict:
     metrics = classification_report(windows.y, predicted, contract.class_names)
     return {"runs": [run.name for run in runs], "subjects": subject_order(windows.subjects.tolist()),
             "windows": len(windows), "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-            "per_subject": per_subject(windows.y, predicted, windows.subjects), "robustness": {}}
+            "per_subject": per_subject(windows.y, predicted, windows.subjects, names=contract.class_names), "robustness": {}}
 
 
 def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
