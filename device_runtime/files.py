@@ -1,6 +1,7 @@
 """Writing files so that a killed process never leaves half of one, and others can read what it wrote."""
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():  # else the rename fails naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file: move it", str(path))
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -176,23 +176,26 @@ def _same_prediction(c: dict, python: dict, lsb: float) -> bool:
     return c["unit"] == python["unit"] and all(abs(c[k] - python[k]) <= lsb + 6e-4 for k in ("value", "window_value"))
 
 
-def _refuse_links(out: Path) -> None:
-    """The check writes out/build/ and the reports: a link there, or anywhere under build/, would take the
-    compiler's output elsewhere."""
-    build = out / "build"
-    links = [path for path in (build, out / "firmware.report.json", out / "firmware.report.md") if path.is_symlink()]
+def refuse_links(out: Path) -> None:
+    """The check writes out/build/ and the reports: a link there or anywhere under build/ (it would take the
+    compiler's output elsewhere), or a folder where a report goes, is refused before anything is built."""
+    build, reports = out / "build", [out / "firmware.report.json", out / "firmware.report.md"]
+    links = [path for path in (build, *reports) if path.is_symlink()]
     if build.is_dir() and not build.is_symlink():
         for folder, names, files in os.walk(build):
             links += [Path(folder) / n for n in names + files if (Path(folder) / n).is_symlink()]
     if links:
         raise FirmwareError(f"--out {out}: {links[0].relative_to(out)} is a link; --check writes nothing through "
                             "it: remove it, or choose another --out")
+    in_the_way = [p for p in reports if p.exists() and not p.is_file()] + [build] * (build.exists() and not build.is_dir())
+    if in_the_way:
+        raise FirmwareError(f"--out {out}: {in_the_way[0].name} is in the way of what --check writes; move it")
 
 
 def check(model: Path, out: Path, prefix: str, tflm: Path, data: str | None, data_format: str,
           m4_windows: int | None = None) -> dict:
     """Build, run and compare; the report (also written to out/firmware.report.json and .md)."""
-    _refuse_links(out)
+    refuse_links(out)
     contract = load_contract(model)
     ops = ops_of(model.read_bytes())
     windows, recording, recording_name = model_test_data(contract, data, data_format)

@@ -70,6 +70,8 @@ def build_tools(tflm_option: str | None, needed_by: str) -> Path:
 def cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_gen.generate import generate
 
+    if Path(args.out).is_symlink():
+        raise FirmwareError(f"--out {args.out}: is a link; nothing is written through it: give the folder itself")
     model, out = Path(args.model).resolve(), Path(args.out).resolve()  # before anything runs elsewhere
     if not model.is_file():
         raise FirmwareError(f"{args.model}: no such model file")
@@ -77,6 +79,10 @@ def cmd_firmware(args: argparse.Namespace) -> int:
     if args.m4_windows is not None and args.m4_windows < 1:
         raise FirmwareError(f"--m4-windows {args.m4_windows}: give at least 1")
     tflm = build_tools(args.tflm, "--check") if args.check else None
+    if args.check:
+        from firmware_gen.check import refuse_links
+
+        refuse_links(out)  # before the sources are written
     for path in generate(model, out, args.prefix):
         print(path)
     if not args.check:
