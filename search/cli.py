@@ -59,9 +59,13 @@ def settings_from_args(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    from search.report import DamagedStudy
+
     try:
         return _search(args, settings)
-    except RecursionError:  # Optuna decodes every stored value; a crafted one can nest without end
+    except DamagedStudy as error:
+        raise ValueError(f"{settings.storage}: {error}") from None
+    except RecursionError:  # a study attribute nested without end, decoded by Optuna
         raise ValueError(f"{settings.storage}: a value stored in study '{settings.study}' is nested too deeply to "
                          "read; a damaged or crafted study: give this search another --name") from None
 

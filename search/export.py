@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.files import atomic_write
-from search.report import scored
+from search.report import scored, trials_of
 from train.config import dump_config
 from train.report_table import markdown_table
 from train.qat import EPOCHS as QAT_EPOCHS
@@ -28,7 +28,7 @@ def exported_recipe(study, number: int) -> RunConfig:
     refused unless the trial was trained."""
     import optuna
 
-    trials = study.get_trials(deepcopy=False)
+    trials = trials_of(study)
     if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
         finished = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         raise ValueError(f"--export {number}: not a trained trial of this search (trained: {finished or 'none yet'})")
@@ -52,7 +52,7 @@ def export(study, number: int, folder: Path, seeds: int) -> dict:
     from train.tune import trained, with_values
 
     config = exported_recipe(study, number)
-    qat = bool(study.get_trials(deepcopy=False)[number].params.get("qat"))
+    qat = bool(trials_of(study)[number].params.get("qat"))
     atomic_write(folder / f"trial-{number}.toml", dump_config(
         config.to_dict(), f"Trial {number} of the search in {folder.name}, exported with `har search --export {number}`."
         + ("\nIts int8 model is quantization-aware: convert it with `har convert RUN --qat`." if qat else "")))
@@ -71,7 +71,7 @@ def export(study, number: int, folder: Path, seeds: int) -> dict:
         print(f"seed {seed} ({how}): int8 accuracy {100 * results[-1]['int8_accuracy']:.2f}%, macro-F1 "
               f"{results[-1]['int8_macro_f1']:.4f}, {report['size_bytes']:,} B"
               + (f"; conversion refused: {refused}" if refused else ""), file=sys.stderr, flush=True)
-    cv = study.get_trials(deepcopy=False)[number].user_attrs["cv"]
+    cv = trials_of(study)[number].user_attrs["cv"]
     summary = {"trial": number, "recipe": config.to_dict(), "qat": qat, "cv": {k: v for k, v in cv.items() if k != "folds"},
                "seeds": results, **_spread(results)}
     atomic_write(folder / f"export-{number}.json", json.dumps(summary, indent=2))

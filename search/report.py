@@ -18,11 +18,26 @@ COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "in
            "pruned_because", "failed_because"]
 
 
+class DamagedStudy(ValueError):
+    """A study database Optuna cannot decode: it trusts every stored value, so a crafted one fails deep inside."""
+
+
+def trials_of(study, best: bool = False) -> list:
+    """The study's trials (or its Pareto-best ones), decoded by Optuna; a database it cannot decode is
+    refused with a message instead of the assertion or index error it raises."""
+    try:
+        return list(study.best_trials if best else study.get_trials(deepcopy=False))
+    except (AssertionError, LookupError, TypeError, ValueError, RecursionError) as error:
+        raise DamagedStudy(f"study '{study.study_name}' cannot be read ({type(error).__name__}: "
+                           f"{' '.join(str(error).split())[:120]}): a damaged or crafted database; give this search "
+                           "another --name") from None
+
+
 def rows(study) -> list[dict]:
     """One flat row per trial, in trial order; a value of the wrong type (a study database is data: never
     trust its shape) is left out, as if the trial had not recorded it."""
     out = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials_of(study):
         attrs = t.user_attrs
         cost, cv = _mapping(attrs.get("cost")), _mapping(attrs.get("cv"))
         reasons = attrs.get("pruned_because")
@@ -59,7 +74,7 @@ def settings_of(study) -> dict:
 def front(study) -> list[int]:
     """Trial numbers of the Pareto front over the finished trials, best macro-F1 first (a recipe proposed
     again appears once, as the trial that trained it)."""
-    best = sorted(study.best_trials, key=lambda t: -t.values[0]) if _finished(study) else []
+    best = sorted(trials_of(study, best=True), key=lambda t: -t.values[0]) if _finished(study) else []
     return [t.number for t in best if "repeat_of" not in t.user_attrs and scored(t.user_attrs)]
 
 
@@ -75,7 +90,7 @@ def scored(attrs: dict) -> bool:
 def _finished(study) -> bool:
     import optuna
 
-    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    return any(t.state == optuna.trial.TrialState.COMPLETE for t in trials_of(study))
 
 
 def write(study, folder: Path) -> dict:

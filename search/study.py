@@ -20,6 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from search.report import trials_of
 from search.trial import SearchSettings, objective
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 CV macro-F1, flash bytes, compute
@@ -113,7 +114,7 @@ def _counted() -> tuple:
 
 
 def finished_count(study) -> int:
-    return sum(t.state in _counted() for t in study.get_trials(deepcopy=False))
+    return sum(t.state in _counted() for t in trials_of(study))
 
 
 def failing(study) -> str | None:
@@ -121,7 +122,7 @@ def failing(study) -> str | None:
     Latest by trial number, not by completion time: workers on other machines keep other clocks."""
     import optuna
 
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()][-FAILURES_IN_A_ROW:]
+    finished = [t for t in trials_of(study) if t.state.is_finished()][-FAILURES_IN_A_ROW:]
     if len(finished) < FAILURES_IN_A_ROW or any(t.state != optuna.trial.TrialState.FAIL for t in finished):
         return None
     return finished[-1].user_attrs.get("failed_because", "its worker stopped (no reason recorded)")

@@ -101,11 +101,14 @@ def test_a_fold_run_that_is_a_link_is_neither_read_nor_scored_through(har, tmp_p
 
 @pytest.mark.parametrize("result", [
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": [], "robustness": {}},
-    "fifo",
+    "fifo", "folder",
     {"accuracy": 0.9, "macro_f1": "0.9", "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}},
      "robustness": {"worst_drop_points": float("nan")}},
     {"accuracy": 0.9, "macro_f1": 0.9, "subjects": [1], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1", "2"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1", "2"], "robustness": {},
+     "per_subject": {"1": {"accuracy": 1.0}, "2": {"accuracy": float("nan")}}},
     {"accuracy": 10 ** 400, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
     {"macro_f1": 0.9, "accuracy": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {},
      "windows": None},
@@ -124,6 +127,11 @@ def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, r
     kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": good}))
     assert score_split(run, "validation") == good
     kept.unlink()
+    if result == "folder":
+        kept.mkdir()
+        with pytest.raises(IsADirectoryError, match="score-validation.json"):  # named, not its temporary file
+            score_split(run, "validation")
+        return
     if result == "fifo":
         os.mkfifo(kept)  # read, it would hang
     else:
@@ -150,7 +158,22 @@ def test_numbers_too_large_for_a_float_and_values_nested_without_end(har, tmp_pa
     with sqlite3.connect(folder / "study.db") as db:
         db.execute("UPDATE trial_user_attributes SET value_json = ? WHERE key = 'seconds'", ["[" * 100000 + "]" * 100000])
     status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--report")
-    assert status == 2 and "nested too deeply" in err and "study.db" in err
+    assert status == 2 and "cannot be read (RecursionError" in err and "study.db" in err
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE trial_values SET value = NULL WHERE objective = 0",  # Optuna asserts
+    "UPDATE trial_params SET param_value = 5",  # an index past the choices
+    "UPDATE trials SET state = 'BOGUS'",  # an unknown enum name
+    "UPDATE trial_params SET distribution_json = 'not json'",
+])
+def test_a_study_database_optuna_cannot_decode_is_refused_naming_it(har, tmp_path, sql):
+    folder = _crafted_study(tmp_path / "runs", {}, WRONG_SHAPES[1:2])
+    with sqlite3.connect(folder / "study.db") as db:
+        db.execute(sql)
+    for option in ("--report", "--export"):
+        status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", option, *["0"] * (option == "--export"))
+        assert status == 2 and "study.db" in err and "cannot be read" in err
 
 
 def test_sigterms_after_the_first_are_ignored_while_the_command_stops(monkeypatch, capsys):

@@ -125,9 +125,10 @@ def score_split(run: Path, split: str) -> dict:
 def _usable(result) -> bool:
     """A kept score has the shape and the finite numbers the reports read (a score file is data)."""
     try:
-        values = [*figures(result).values(), result["windows"]]
-        return all(isinstance(s, str) for s in result["subjects"]) and isinstance(result["run"], str) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+        values = [*figures(result).values(), result["windows"], *(f["accuracy"] for f in result["per_subject"].values())]
+        return (all(isinstance(s, str) for s in result["subjects"]) and list(result["per_subject"]) == result["subjects"]
+                and isinstance(result["run"], str) and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return False
 
