@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from train.metrics import classification_report, format_confusion, per_subject, regression_report
-from train.report_table import per_subject_lines
+from train.report_table import fenced, per_subject_lines
 
 
 def test_classification_report_by_hand():
@@ -59,3 +59,9 @@ def test_each_subjects_most_frequent_confusions_by_hand():
     assert [c["predicted"] for c in figures["2"]["confusions"]] == ["up", "down", "sit"]  # ties in class order
     assert "up -> down: 2, sit -> walk: 2, down -> up: 1" in "\n".join(per_subject_lines(figures))
     assert per_subject(y_true, y_true, subjects, names=names)["2"]["confusions"] == []
+
+
+def test_class_names_cannot_open_a_code_span_or_close_a_code_block():
+    figures = per_subject(np.array([0, 1]), np.array([1, 0]), np.array(["1", "1"]), names=["x`y", "u`v"])
+    assert "x\\`y -> u\\`v: 1, u\\`v -> x\\`y: 1" in "\n".join(per_subject_lines(figures))
+    assert fenced("a ``` b")[0] == "````" and fenced("plain") == ["```", "plain", "```"]

@@ -21,7 +21,7 @@ from device_runtime.files import atomic_write
 from train.data.dataset import DataConfig, Prepared, prepare
 from train.evaluate_plots import plot_predicted_vs_true, png
 from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
-from train.report_table import markdown_table, per_subject_lines
+from train.report_table import fenced, markdown_table, per_subject_lines
 from train.run import RunError, load, own_folder, resolve, training_summary
 
 
@@ -154,9 +154,7 @@ def markdown_report(metrics: dict, contract: Contract) -> str:
         *per_subject_lines(metrics.get("per_subject", {})),
         "Confusion matrix (rows: true, columns: predicted), also in confusion.png:",
         "",
-        "```",
-        format_confusion(metrics["confusion_matrix"], contract.class_names),
-        "```",
+        *fenced(format_confusion(metrics["confusion_matrix"], contract.class_names)),
         "",
     ]
     if "robustness" in metrics:

@@ -1,6 +1,7 @@
 """Markdown tables for the reports (evaluation, conversion, streaming): one writer instead of one per report."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 
@@ -34,4 +35,15 @@ def per_subject_lines(figures: dict[str, dict]) -> list[str]:
 def confusion_text(confusions: list[dict] | None) -> str:
     if confusions is None:
         return "n/a"
-    return ", ".join(f"{c['true']} -> {c['predicted']}: {c['windows']}" for c in confusions) or "none"
+
+    def name(text: str) -> str:  # class names are data: a backtick in one must not open a code span
+        return text.replace("`", "\\`")
+
+    return ", ".join(f"{name(c['true'])} -> {name(c['predicted'])}: {c['windows']}" for c in confusions) or "none"
+
+
+def fenced(text: str) -> list[str]:
+    """`text` as a Markdown code block whose fence no run of backticks in it (a class name's) can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
