@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.contract import Contract
-from device_runtime.files import atomic_write
+from device_runtime.files import pinned_folder
 from train.data.dataset import DataConfig, Prepared, prepare
 from train.evaluate_plots import plot_predicted_vs_true, png
 from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
@@ -112,16 +112,18 @@ def reports_folder(out: Path, made_by: str) -> Path:
 
 def write_reports(metrics: dict, contract: Contract, out: Path, title: str, values=None) -> None:
     """metrics.json, confusion.json/.txt/.png and report.md in `out`; for a regression model metrics.json,
-    predicted_vs_true.png of `values` (true, predicted) and report.md."""
-    atomic_write(out / "metrics.json", json.dumps(metrics, indent=2))
-    if contract.task == "classification":
-        matrix = metrics["confusion_matrix"]
-        atomic_write(out / "confusion.json", json.dumps({"class_names": contract.class_names, "matrix": matrix}, indent=2))
-        atomic_write(out / "confusion.txt", format_confusion(matrix, contract.class_names) + "\n")
-        atomic_write(out / "confusion.png", png(plot_confusion(matrix, contract.class_names, title), dpi=110))
-    elif values is not None:
-        atomic_write(out / "predicted_vs_true.png", plot_predicted_vs_true(*values, contract.target_unit, title))
-    atomic_write(out / "report.md", markdown_report(metrics, contract))
+    predicted_vs_true.png of `values` (true, predicted) and report.md. Written into the folder `out` is when
+    they start: a link swapped in for it meanwhile is not followed."""
+    with pinned_folder(out) as write:
+        write("metrics.json", json.dumps(metrics, indent=2))
+        if contract.task == "classification":
+            matrix = metrics["confusion_matrix"]
+            write("confusion.json", json.dumps({"class_names": contract.class_names, "matrix": matrix}, indent=2))
+            write("confusion.txt", format_confusion(matrix, contract.class_names) + "\n")
+            write("confusion.png", png(plot_confusion(matrix, contract.class_names, title), dpi=110))
+        elif values is not None:
+            write("predicted_vs_true.png", plot_predicted_vs_true(*values, contract.target_unit, title))
+        write("report.md", markdown_report(metrics, contract))
 
 
 def markdown_report(metrics: dict, contract: Contract) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.contract import Contract
-from device_runtime.files import atomic_write
+from device_runtime.files import pinned_folder
 from device_runtime.interpreter import Classifier
 from device_runtime.smoothing import DEFAULT_VOTES, VALUE_KINDS, make_value_smoother
 from device_runtime.stream import WindowStream
@@ -109,9 +109,10 @@ def evaluate_value_stream(model_path: Path, contract: Contract, recordings, test
     timeline = [(*s[:3], s[3], v) for s, v in zip(streams, shown)]
     title = f"{model_path.name}: {report['default']['smoothing']} windows, test subjects"
     reports_folder(out_dir, "`har evaluate-stream`")  # again: it may have changed while the stream ran
-    atomic_write(out_dir / "timeline.png", plot_value_timeline(timeline, contract.target_unit, title))
-    atomic_write(out_dir / "stream_report.json", json.dumps(report, indent=2))
-    atomic_write(out_dir / "stream_report.md", value_stream_markdown(report))
+    with pinned_folder(out_dir) as write:
+        write("timeline.png", plot_value_timeline(timeline, contract.target_unit, title))
+        write("stream_report.json", json.dumps(report, indent=2))
+        write("stream_report.md", value_stream_markdown(report))
     return report
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from device_runtime import preprocess
 from device_runtime.contract import load_contract
-from device_runtime.files import atomic_write
+from device_runtime.files import pinned_folder
 from device_runtime.interpreter import Classifier
 from device_runtime.smoothing import DEFAULT_VOTES, make_smoother
 from device_runtime.stream import WindowStream
@@ -147,10 +147,11 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     report = {"model": str(model_path), "test_subjects": subject_order(test_subjects), "recordings": len(recordings),
               "default": default, "sweep": rows}
     reports_folder(out_dir, "`har evaluate-stream`")  # again: it may have changed while the stream ran
-    atomic_write(out_dir / "timeline.png", plot_timeline(timeline, class_names, f"{model_path.name}: vote {DEFAULT_VOTES}, test subjects"))
-    atomic_write(out_dir / "smoothing_sweep.png", plot_sweep(rows))
-    atomic_write(out_dir / "stream_report.json", json.dumps(report, indent=2))
-    atomic_write(out_dir / "stream_report.md", stream_markdown(report))
+    with pinned_folder(out_dir) as write:
+        write("timeline.png", plot_timeline(timeline, class_names, f"{model_path.name}: vote {DEFAULT_VOTES}, test subjects"))
+        write("smoothing_sweep.png", plot_sweep(rows))
+        write("stream_report.json", json.dumps(report, indent=2))
+        write("stream_report.md", stream_markdown(report))
     return report
 
 
