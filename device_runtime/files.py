@@ -4,10 +4,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+TEMPORARY = re.compile(r"\.(.+)\.[^.]+\.tmp")  # what a write killed half-way leaves: .NAME.RANDOM.tmp
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
@@ -48,7 +51,7 @@ def _write_in(folder: int, name: str, data: bytes | str, shown: Path) -> None:
     """The atomic write of `name` in the open folder `folder` (`shown` names it in errors)."""
     if _is_folder(folder, name):  # the rename would fail, naming the temporary file
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file: move it", str(shown))
-    tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+    tmp = f".{name}.{secrets.token_hex(4)}.tmp"  # TEMPORARY recognises it
     handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
     try:
         with os.fdopen(handle, "wb") as out:

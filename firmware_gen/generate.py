@@ -205,6 +205,8 @@ def render(values: dict, outputs: list[tuple[str, str]], out_dir: Path) -> list[
     env = environment()
     paths = [out_dir / name.format(files=values["files"], prefix=values["prefix"], library=values["library"])
              for _, name in outputs]
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FirmwareError(f"--out {out_dir}: exists and is not a folder; choose another --out")
     for path in paths:
         _refuse_foreign(path, out_dir)
     for (template, _), path in zip(outputs, paths):
@@ -215,8 +217,6 @@ def render(values: dict, outputs: list[tuple[str, str]], out_dir: Path) -> list[
 def _refuse_foreign(path: Path, out_dir: Path) -> None:
     """A link or a file on the way to `path` (it would write elsewhere, or fail half-way), or anything at
     `path` but a file generated earlier (the user's own main.cc, a FIFO, a folder), is refused."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FirmwareError(f"--out {out_dir}: exists and is not a folder; choose another --out")
     for step in [*reversed(path.relative_to(out_dir).parents[:-1]), path.relative_to(out_dir)]:
         if (out_dir / step).is_symlink():
             raise FirmwareError(f"--out {out_dir}: {step} is a link; nothing is written through it: "

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 
 from device_runtime.contract import Contract
-from device_runtime.files import pinned_folder
+from device_runtime.files import TEMPORARY, pinned_folder
 from train.data.dataset import DataConfig, Prepared, prepare
 from train.evaluate_plots import plot_predicted_vs_true, png
 from train.metrics import format_confusion, plot_confusion, regression_evaluation, subject_order
@@ -96,7 +95,6 @@ def evaluation_folder(run: Path, checkpoint: str) -> Path:
 # What `har evaluate MODEL.tflite` and `har evaluate-stream` write into --out (they may share one folder)
 EVALUATION_FILES = ("metrics.json", "confusion.json", "confusion.txt", "confusion.png", "predicted_vs_true.png",
                     "report.md", "timeline.png", "smoothing_sweep.png", "stream_report.json", "stream_report.md")
-TEMPORARY = re.compile(r"\.(.+)\.[^.]+\.tmp")  # what a write killed half-way leaves (device_runtime/files.py)
 
 
 def reports_folder(out: Path, made_by: str) -> Path:
