@@ -57,6 +57,8 @@ NOT_FINITE = "value not finite as float32 (inf, NaN or beyond +-3.4e38)"
         ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite as float32", NOT_FINITE),
         ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite as float32", NOT_FINITE),
         ("40,1,1,-1e39,walk\n", r"line 4, field 'acc_z\[g\]': value -1e\+39 is not finite as float32", NOT_FINITE),
+        ("40,1,1,1,wa\tlk\n", r"line 4, field 'activity': activity 'wa\\tlk' holds a control character", "malformed row"),
+        ("40,1,1,1,\x1b[2Jsit\n", r"line 4, field 'activity': activity '\\x1b\[2Jsit' holds a control", "malformed row"),
     ],
 )
 def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message, reason):
@@ -67,6 +69,16 @@ def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message, reason)
     assert len(rec.samples) == 4 and np.isfinite(rec.samples).all()
     assert report.rows_skipped == {reason: 1}
     assert "line 4" in report.examples[0]
+
+
+def test_names_that_would_break_a_report_line_or_a_terminal_are_refused(tmp_path):
+    """A quoted newline would start a heading in report.md; a subject's name may come from the file name."""
+    quoted = write(tmp_path / "quoted.csv", HEADER + rows(2) + '40,1,1,1,"walk\n# not a heading"\n')
+    with pytest.raises(DataError, match=r"quoted.csv, line 5, field 'activity': activity 'walk\\n# not a heading'"):
+        load_csv_file(quoted)
+    named = write(tmp_path / "al\x1bice.csv", HEADER + rows(2))
+    with pytest.raises(DataError, match=r"field 'subject': subject 'al\\x1bice' holds a control character"):
+        load_csv_file(named)
 
 
 def test_excel_bom_and_semicolons_with_decimal_commas(tmp_path):

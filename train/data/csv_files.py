@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.line_parser import header_columns, split_unit
-from train.data.recording import DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids
+from train.data.recording import (
+    DataError, LoadReport, Recording, dataset_files, finite_float32, label_ids, printable_name,
+)
 
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
 MAX_TIMESTAMP_MS = 1e14  # finite, and far from float64's range: steps and their spread stay exact enough
@@ -88,7 +90,7 @@ def _number(text: str, header: Header, line: int, column: int, source: str) -> f
 def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, report: LoadReport) -> list[tuple]:
     """Every data row as (line, subject, t, values, activity, target); a malformed row stops, or is counted."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=header.separator)
-    rows = []
+    rows, names = [], set()
     try:
         next(reader)
         for row in reader:
@@ -107,13 +109,17 @@ def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, repo
                 target = math.nan
                 if header.target is not None:
                     target = _number(row[header.target], header, line, header.target, source)
+                subject = row[header.subject].strip() if header.subject is not None else None
+                activity = row[header.activity].strip()
+                for field, name in ((SUBJECT, subject), (ACTIVITY, activity)):
+                    if name is not None and (field, name) not in names:
+                        names.add((field, printable_name(name, source, field, line)))
             except DataError as error:
                 if not skip_bad_rows:
                     raise
                 report.skip("malformed row", str(error))
                 continue
-            subject = row[header.subject].strip() if header.subject is not None else None
-            rows.append((line, subject, t, values, row[header.activity].strip(), target))
+            rows.append((line, subject, t, values, activity, target))
     except csv.Error as error:
         raise DataError(source, f"unreadable CSV: {error}", line=reader.line_num) from None
     return rows

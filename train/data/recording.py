@@ -25,6 +25,15 @@ class DataError(ValueError):
         self.source, self.line, self.field = source, line, field
 
 
+def printable_name(text: str, source: str, field: str, line: int | None = None) -> str:
+    """An activity or subject name, refused if it holds a newline, tab or other control character: names
+    are printed in terminals and reports, where one could start a heading or a terminal escape."""
+    if not text.isprintable():
+        raise DataError(source, f"{field} {text!r} holds a control character (a newline, tab or escape); "
+                        "names must be one line of printable text", line=line, field=field)
+    return text
+
+
 @dataclass
 class Recording:
     """T samples of C channels with one label id per sample (UNLABELLED where none)."""
@@ -49,6 +58,9 @@ class Recording:
             raise DataError(self.source, f"{self.labels.shape[0]} labels for {t} samples")
         if self.targets is not None and self.targets.shape != (t,):
             raise DataError(self.source, f"{self.targets.shape[0]} targets for {t} samples")
+        printable_name(self.subject, self.source, "subject")
+        for name in self.label_names:
+            printable_name(name, self.source, "activity")
 
 
 def select_channels(recordings: list[Recording], names: list[str] | None, source: str) -> list[Recording]:
