@@ -145,6 +145,26 @@ def test_a_model_of_several_networks_runs_bit_exactly_in_the_generated_firmware(
 
 
 @pytest.mark.slow
+def test_a_build_may_define_a_smaller_arena_and_one_too_small_is_refused_by_init(tiny_pair_model, tmp_path):
+    """A 64-bit host measures more arena than a Cortex-M4 uses: --check names the smaller size the M4 ran
+    with, and a build that defines less than the model needs gets an error from init, not a crash."""
+    needs_toolchain()
+    from convert.flatbuffer import ops_of
+    from firmware_gen import check, tflm_build
+
+    generate(tiny_pair_model, tmp_path / "fw")
+    report = check.check(tiny_pair_model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=2)
+    m4 = report["m4"]
+    assert m4["arena_used_bytes"] < m4["arena_fits_bytes"] < m4["arena_bytes"] and m4["arena_fits_bytes"] % 16 == 0
+    assert f"-DHAR_TENSOR_ARENA_SIZE={m4['arena_fits_bytes']}" in (tmp_path / "fw" / "firmware.report.md").read_text()
+    ops = ops_of(tiny_pair_model.read_bytes())
+    small = check.build_app(tmp_path / "fw", "har", check.HOST, DEFAULT_TFLM, ops, arena=256)
+    (small.parent / "windows.bin").write_bytes(bytes(0))
+    result = subprocess.run([small], cwd=small.parent, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout.startswith("error init")
+
+
+@pytest.mark.slow
 def test_a_model_with_vertical_inputs_runs_bit_exactly_in_the_generated_firmware(tiny_vertical_model, tmp_path):
     """The vertical inputs (products, square roots, z-scores) in the generated stream: main.cc, fed a whole
     recording, classifies as the Pi runtime's windowing does, and the model runs to the bit on the host and
