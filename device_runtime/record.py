@@ -26,6 +26,7 @@ from pathlib import Path
 
 from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
 from device_runtime.model_file import read_small_text
+from device_runtime.outputs import OutputError, Outputs
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers, release_signals
 from device_runtime.sources import RECONNECTED, serial_lines
 
@@ -41,6 +42,12 @@ def csv_field(value: str, what: str) -> str:
         raise ValueError(f"{what} {value!r}: use a plain name (no commas, quotes, brackets, control characters "
                          "or outer spaces), since it is written as one CSV field")
     return value
+
+
+def exact(value: float) -> str:
+    """The shortest text that reads back as the same number at its own precision (the timestamp's float64,
+    a sample's float32): an uptime of 12,000,020 ms must not become 1.2e+07."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
 
 
 def read_protocol(path: str | Path) -> list[tuple[str, float]]:
@@ -124,14 +131,20 @@ class CsvWriter:
         self._next_file()
 
     def _next_file(self) -> None:
+        """--out, then NAME-2.csv, NAME-3.csv, ...: the next name no file has (none is ever overwritten)."""
         if self.handle:
             self.handle.close()
-        self.part += 1
-        path = self.out if self.part == 1 else self.out.with_name(f"{self.out.stem}-{self.part}{self.out.suffix}")
-        if path.exists():
-            raise FileExistsError(f"{path} exists; choose another --out (recordings are never overwritten)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(path, "x", buffering=1)  # line-buffered: every row reaches the file at once
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.part += 1
+            path = self.out if self.part == 1 else self.out.with_name(f"{self.out.stem}-{self.part}{self.out.suffix}")
+            try:
+                self.handle = open(path, "x", buffering=1)  # line-buffered: every row reaches the file at once
+                break
+            except FileExistsError:
+                if self.part == 1:
+                    raise FileExistsError(f"{path} exists; choose another --out (recordings are never "
+                                          "overwritten)") from None
         self.handle.write(self.header + "\n")
         self.files.append(path)
         self.last = None
@@ -169,7 +182,7 @@ def record(lines, out: Path, subject: str, columns: list[str], units: list[str],
                 continue
             timestamp, values = parsed
             label = labeler.label(timestamp)
-            writer.write(timestamp, ",".join([f"{timestamp:g}", *(f"{v:.7g}" for v in values), label, subject]))
+            writer.write(timestamp, ",".join([exact(timestamp), *map(exact, values), label, subject]))
             counts["rows"] += 1
             labels[label or "(unlabelled)"] += 1
     except Stop as why:
@@ -194,6 +207,8 @@ def run(port: str, baud: int, out: str, subject: str, columns: list[str], units:
         print(f"har record: {message}", file=sys.stderr, flush=True)
 
     labeler = ProtocolLabels(read_protocol(protocol), say) if protocol else KeyLabels(labels or [], say)
+    if not protocol and sys.stdin is None:
+        raise ValueError("--labels reads the keys from standard input, which is closed; give --protocol FILE")
     terminal = None
     if not protocol and sys.stdin.isatty():
         import termios
@@ -245,7 +260,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         message = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else str(error)
         print(f"har record: error: {message}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2))
+    try:
+        Outputs().write(json.dumps(summary, indent=2))
+    except OutputError as error:
+        print(f"har record: error: {error}; the recording is in {', '.join(summary['files'])}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -154,3 +154,36 @@ def test_the_recorder_holds_stop_signals_from_its_first_line_until_it_can_stop_c
             "print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().splitlines()[-1] == str(sorted([int(signal.SIGINT), int(signal.SIGTERM)]))
+
+
+def test_late_timestamps_are_exact_and_a_clock_reset_never_stops_on_a_taken_name(tmp_path):
+    """After 17 minutes of uptime `%g` had written 1.2e+07 five times over (the file then refused as
+    non-increasing); a reset with NAME-2.csv already there had ended the session, losing the rest."""
+    from device_runtime.record import DEFAULT_COLUMNS, DEFAULT_UNITS, record
+
+    write(tmp_path / "r-2.csv", "precious\n")
+    late = [f"{12_000_000 + 20 * i},0.123456789,0.5,-0.25,0.01,0.02,0.03\n".encode() for i in range(200)]
+    labels = ProtocolLabels([("walk", 1e6)], lambda message: None)
+    summary = record(iter(late + [sensor_line(t) for t in range(0, 4000, 20)]), tmp_path / "r.csv", "s7",
+                     DEFAULT_COLUMNS, DEFAULT_UNITS, labels, lambda message: None)
+    assert summary["files"] == [str(tmp_path / "r.csv"), str(tmp_path / "r-3.csv")] and summary["rows"] == 400
+    assert (tmp_path / "r-2.csv").read_text() == "precious\n"
+    assert rows_of(tmp_path / "r.csv")[1].startswith("12000020,0.12345679,0.5,-0.25,")
+    (tmp_path / "r-2.csv").unlink()
+    recordings, _ = load_csv_folder(tmp_path)
+    first = next(r for r in recordings if r.source.endswith("r.csv"))
+    assert first.sample_rate_hz == pytest.approx(50.0) and first.samples[0, 0] == np.float32(0.123456789)
+
+
+@pytest.mark.parametrize("closed, message", [("<&-", "standard input, which is closed; give --protocol FILE"),
+                                             (">&-", "standard output is closed")])
+def test_a_closed_standard_stream_is_a_message_not_a_traceback(tmp_path, closed, message):
+    options = "--labels walk" if closed == "<&-" else f"--protocol {write(tmp_path / 'p.txt', 'walk 1 s')}"
+    command = (f"exec {sys.executable} -m device_runtime.record --port {tmp_path}/no-port --out {tmp_path}/r.csv "
+               f"--subject s1 {options} {closed}")
+    process = subprocess.Popen(["sh", "-c", command], stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
+                               cwd=REPO)
+    time.sleep(3)  # no port: the recorder waits for it; a SIGINT then ends the recording and prints its summary
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=30)[1]
+    assert process.returncode == 2 and message in stderr and "Traceback" not in stderr, stderr
