@@ -97,6 +97,8 @@ def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_w
         ({"vertical": VERTICAL | {"mean": [1.0, float("nan")]}}, "vertical.mean must be 2 finite"),
         ({"vertical": VERTICAL | {"std": [1.0, 0.0]}}, "vertical.std must be 2 positive"),
         ({"vertical": VERTICAL | {"std": ["1); evil(", 1.0]}}, "vertical.std must be 2 positive"),
+        ({"class_names": ["\ud800", "b"]}, r"class_names must be a list of names .*UTF-8"),  # JSON's "\ud800"
+        ({"extra": {"x": json.loads("[" * 600 + "]" * 600)}}, "extra nests deeper than 32 levels"),
     ],
 )
 def test_invalid_contracts_are_refused(changes, message):
@@ -113,6 +115,7 @@ def test_invalid_contracts_are_refused(changes, message):
         (json.dumps(values() | {"colour": 1}), r"unknown fields \['colour'\]"),
         (json.dumps({f"k{i}": i for i in range(100000)}), "unknown fields .* and 99995 more"),
         (json.dumps({k: v for k, v in values().items() if k != "window"}), r"missing fields \['window'\]"),
+        (json.dumps(values()).replace('"window": 4', '"window": ' + "1" * 5000), "not valid JSON .*digits"),
     ],
 )
 def test_bad_json_is_refused_briefly(text, message):

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from device_runtime.contract import MAX_WINDOW
+from device_runtime.contract_checks import MAX_WINDOW
 from device_runtime.model_file import read_small_text
 
 SECTIONS = ("data", "model", "train")
