@@ -6,6 +6,7 @@ importing TensorFlow. The dependency-free reader of the embedded contract is dev
 from __future__ import annotations
 
 import json
+import struct
 
 import flatbuffers
 import numpy as np
@@ -14,8 +15,17 @@ from ai_edge_litert import schema_py_generated as schema
 from device_runtime.model_file import METADATA_NAME
 
 
+class DamagedModel(ValueError):
+    """Bytes the flatbuffer reader cannot walk: offsets past the end, vectors where none should be."""
+
+
 def parse(model: bytes) -> "schema.ModelT":
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model), 0))
+    """The whole model as objects; DamagedModel if its bytes are not a readable .tflite (a flipped byte can
+    send the reader past the end of the file)."""
+    try:
+        return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model), 0))
+    except (struct.error, IndexError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as error:
+        raise DamagedModel(f"not a readable .tflite flatbuffer ({type(error).__name__}: {str(error)[:120]})") from None
 
 
 def serialise(parsed: "schema.ModelT") -> bytes:
@@ -28,7 +38,11 @@ BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.
 
 
 def _code_name(code: "schema.OperatorCodeT") -> str:
-    return code.customCode.decode() if code.customCode else BUILTIN_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)]
+    """The op's name; an unknown builtin code (a damaged model's) as UNKNOWN_<code>, for the caller to refuse."""
+    if code.customCode:
+        return bytes(code.customCode).decode(errors="replace")
+    number = max(code.builtinCode, code.deprecatedBuiltinCode)
+    return BUILTIN_NAMES.get(number, f"UNKNOWN_{number}")
 
 
 def ops_of(model: bytes) -> list[str]:
@@ -81,6 +95,10 @@ def graph_problem(parsed: "schema.ModelT") -> str | None:
     if not parsed.subgraphs:
         return "it has no subgraph"
     graph = parsed.subgraphs[0]
+    if graph.inputs is None or graph.outputs is None or not len(graph.inputs) or not len(graph.outputs):
+        return "its graph lists no input or no output tensor"
+    if any(op.inputs is None or op.outputs is None for op in graph.operators or []):
+        return "an operator lists no input or no output tensors"
     tensors = graph.tensors or []
     named = [int(t) for op in graph.operators or [] for t in tensors_of(op)] + [int(t) for t in (*graph.inputs, *graph.outputs)]
     if not all(-1 <= t < len(tensors) for t in named):

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from convert.flatbuffer import graph_problem, io_quantization, ops_of, parse
+from convert.flatbuffer import DamagedModel, graph_problem, io_quantization, ops_of, parse
 from convert.tflm_probe import run_tflm
 from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
@@ -241,16 +241,32 @@ def generated(name: str, head: bytes) -> bool:
         name == "library.properties" and head.startswith(b"name=") and b"\nmaintainer=har firmware\n" in head)
 
 
-def _check_model(model_path: Path, parsed, quantization: dict) -> None:
-    """Refuse a graph TFLM would crash on, or int8 settings the model's own tensors contradict (the C would
-    quantize the input or read the scores with the wrong scale)."""
-    problem = graph_problem(parsed)
+def _check_model(model_path: Path, model: bytes, contract: Contract) -> list[str]:
+    """The model's ops, once it is refused if TFLM would crash on its graph, or if its own tensors contradict
+    the contract's int8 settings or shapes (the C would quantize the input with the wrong scale, or size its
+    window for another model: a board's init would then fail)."""
+    try:
+        parsed = parse(model)
+        problem = graph_problem(parsed)
+        ops = ops_of(model)
+    except DamagedModel as error:
+        problem, ops = str(error), []
     if problem:
         raise FirmwareError(f"{model_path}: {problem}; a damaged or crafted model: convert it again with `har convert`")
-    stored = io_quantization(parsed)
+    stored, quantization = io_quantization(parsed), contract.quantization
     if stored is None or any(np.float32(stored[key]) != np.float32(value) for key, value in quantization.items()):
         raise FirmwareError(f"{model_path}: the contract's int8 quantization {quantization} differs from the model "
                             f"tensors' {stored}; reconvert the model with `har convert`")
+    graph = parsed.subgraphs[0]
+    shapes = [[] if graph.tensors[int(t)].shape is None else [int(n) for n in graph.tensors[int(t)].shape]
+              for t in (*graph.inputs, *graph.outputs)]
+    outputs = 1 if contract.task == "regression" else len(contract.class_names)
+    expected = [[1, contract.window, contract.input_channels], [1, outputs]]
+    if shapes != expected:
+        raise FirmwareError(f"{model_path}: its input and output tensors are {' and '.join(map(str, shapes))}, and its "
+                            f"contract says {expected[0]} (1 window, {contract.window} samples, "
+                            f"{contract.input_channels} inputs) and {expected[1]}; convert it again with `har convert`")
+    return ops
 
 
 def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -> list[Path]:
@@ -261,8 +277,7 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
     if not contract.quantization:
         raise FirmwareError(f"{model_path} is not a full-int8 model; convert it with `har convert --mode int8`")
     model = model_path.read_bytes()
-    _check_model(model_path, parse(model), contract.quantization)
-    ops = ops_of(model)
+    ops = _check_model(model_path, model, contract)
     unknown = [op for op in ops if op not in RESOLVER_METHODS]
     if unknown:
         raise FirmwareError(f"{model_path} uses ops {unknown} that the generated op resolver does not know")
@@ -270,7 +285,7 @@ def generate(model_path: str | Path, out_dir: str | Path, prefix: str = "har") -
         parts = split_networks(model)
         values = template_values(model_path, contract, parts, ops, measure_arena(model_path, parts), prefix)
         imu = imu_values(contract)
-    except CValueError as error:
+    except (CValueError, DamagedModel) as error:
         raise FirmwareError(f"{model_path}: {error}") from None
     outputs = [*LIBRARY_SOURCES.items(), *HOST_SOURCES.items(), *ARDUINO_SOURCES, *(IMU_SOURCES.items() if imu else [])]
     return render(values | (imu or {}), outputs, out_dir)

@@ -154,8 +154,11 @@ def test_the_model_file_name_is_never_rendered_raw(tiny_model, tmp_path, name):
 
 @pytest.mark.parametrize("change", [{"version": "1); int injected(void"}, {"window": "128\n#error"},
                                     {"stride": 1.5}, {"quantization": "x"}, {"norm_std": [0.0] * 6},
-                                    {"sample_rate_hz": float("inf")}])
+                                    {"sample_rate_hz": float("inf")}, {"window": 64},
+                                    {"class_names": [f"class{i}" for i in range(7)]}])
 def test_a_crafted_contract_is_refused_not_rendered(tiny_model, tmp_path, change):
+    """Wrong types or values, and values the model's own tensors contradict (a window of 64 for a model of
+    128 had generated sources whose init failed on the board)."""
     from device_runtime.model_file import ModelError
 
     contract = contract_from_model(tiny_model.read_bytes()).to_dict() | change
@@ -164,6 +167,26 @@ def test_a_crafted_contract_is_refused_not_rendered(tiny_model, tmp_path, change
     with pytest.raises((FirmwareError, ModelError)):
         generate(model, tmp_path / "fw")
     assert not (tmp_path / "fw" / "model_settings.h").exists()
+
+
+def test_damaged_models_are_generated_or_refused_never_a_traceback(tiny_model, tmp_path):
+    """A flipped byte had sent the flatbuffer reader past the end of the file, or to an op code it has no
+    name for: struct.error, TypeError, KeyError. Each mutation: sources, or FirmwareError/ModelError."""
+    from device_runtime.model_file import ModelError
+
+    original, rng, outcomes = tiny_model.read_bytes(), np.random.default_rng(0), []
+    for i in range(30):
+        data = bytearray(original)
+        for at in rng.integers(0, len(data), rng.integers(1, 9)):
+            data[at] = int(rng.integers(0, 256))
+        model = tmp_path / f"m{i}.tflite"
+        model.write_bytes(bytes(data))
+        try:
+            generate(model, tmp_path / f"fw{i}")
+            outcomes.append("generated")
+        except (FirmwareError, ModelError) as error:
+            outcomes.append(str(error).startswith(str(model)))
+    assert "generated" in outcomes and all(outcomes), outcomes  # every refusal names the model
 
 
 def test_zero_points_render_as_numbers_in_parentheses(firmware):
