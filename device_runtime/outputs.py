@@ -23,9 +23,9 @@ def open_output(path: str, inputs: list[str]) -> "Outputs":
     """Outputs with --output PATH opened for appending (line-buffered); refuses an input (the model, its
     contract sidecar, the replay) given as output."""
     target = Path(path)
-    for other in inputs:
-        try:
-            if target.exists() and os.path.samefile(target, other):
+    for other in filter(None, inputs):
+        try:  # by name too: a sidecar that is not there yet is read on every later start
+            if os.path.realpath(target) == os.path.realpath(other) or (target.exists() and os.path.samefile(target, other)):
                 raise OutputError(f"--output {path} is the input file {other}; appending would destroy it")
         except OSError:
             pass  # an input that cannot be examined is reported where it is read

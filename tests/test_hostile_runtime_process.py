@@ -64,6 +64,9 @@ def test_bad_outputs_are_refused_before_anything_runs(work, tmp_path, model_path
     sidecar.write_text(contract_from_model(own.read_bytes()).to_json())
     mine = ["--model", str(own), "--replay", str(replay)]
     refused(run_cli([*mine, "--output", str(sidecar)], work), "--output", "input")  # every later start refused
+    absent = sidecar_path(model_path)  # the model has none: still its name, read on every later start
+    refused(run_cli([*base, "--output", str(absent)], work), "--output", "input")
+    assert not absent.exists()
     os.mkfifo(tmp_path / "out.fifo")
     refused(run_cli([*mine, "--output", str(tmp_path / "out.fifo")], work, timeout=20), "a FIFO that no process reads")
     assert replay.read_bytes() == csv_bytes(rows())
