@@ -8,6 +8,7 @@ two units agree (`same_unit`), for the training data and the device alike.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -17,6 +18,7 @@ MAX_LINE_BYTES = 1024  # longer lines are garbage (a missing newline); the reade
 # every sample far inside float32, so one garbled row cannot turn a window into inf or NaN.
 MAX_ABS_VALUE = 1e6
 MAX_ABS_TIMESTAMP_MS = 1e15  # about 31,700 years: beyond any clock, and exact in float64
+UNIT_FIELD = re.compile(r"^([^\[\]]*)\[([^\[\]]*)\]$")  # name[unit], nothing after the bracket
 # Other spellings of one unit, so that `dps` in a header agrees with a model trained in `deg/s`.
 UNIT_SPELLINGS = {"m/s2": "m/s^2", "m/s²": "m/s^2", "dps": "deg/s", "°/s": "deg/s", "µT": "uT", "μT": "uT"}
 TEXT_LINE = "text line (a banner or comment, or a header without the model's channels)"
@@ -111,9 +113,10 @@ def header_columns(raw: bytes) -> list[str] | None:
 
 
 def split_unit(field: str) -> tuple[str, str]:
-    """`acc_x[g]` -> ("acc_x", "g"); a field without brackets has the unit ""."""
-    name, _, unit = field.partition("[")
-    return name.strip(), unit.removesuffix("]").strip()
+    """`acc_x[g]` -> ("acc_x", "g"); a field not of that form (`acc_x`, or a banner's `acc_x[mg] set`) is a
+    name with the unit ""."""
+    match = UNIT_FIELD.match(field.strip())
+    return (match.group(1).strip(), match.group(2).strip()) if match else (field.strip(), "")
 
 
 def same_unit(a: str, b: str) -> bool:

@@ -101,8 +101,8 @@ class Runtime:
     def _not_a_sample(self, raw: bytes, reason: str) -> None:
         """A header naming every model channel maps the columns (unless --columns did); all else is skipped.
         Any header giving a model channel in another unit than the model's is refused."""
-        fields = header_fields(raw)
-        problem = fields and unit_mismatch(dict(map(split_unit, fields)), self.stream.channels, self.units)
+        given = dict(map(split_unit, header_fields(raw) or []))  # a header names every channel, a banner may not
+        problem = set(self.stream.channels) <= set(given) and unit_mismatch(given, self.stream.channels, self.units)
         if problem:
             self.refused = True
             raise UnitMismatch(f"line {self.counts['lines']}: {problem}")

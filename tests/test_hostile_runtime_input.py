@@ -20,6 +20,8 @@ BANNERS = {
     "commas only": b",,,,,,",
     "NaN": b"20,nan,0,0,0,0,0",
     "inf": b"20,0,0,-inf,0,0,0",
+    "banner naming a channel in another unit": b"acc_x[mg] calibration done",  # had stopped it for good
+    "header of some channels in another unit": b"acc_x[mg],acc_y[mg]",
 }
 
 
