@@ -21,7 +21,7 @@ from device_runtime.runtime import Runtime
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers
 from device_runtime.smoothing import (DEFAULT_ALPHA, DEFAULT_HYSTERESIS, DEFAULT_VOTES, make_smoother,
                                       make_value_smoother)
-from device_runtime.sources import file_lines, serial_lines, stdin_lines
+from device_runtime.sources import check_port, file_lines, replay_file, serial_lines, stdin_lines
 from device_runtime.stream import WindowStream
 
 EPILOG = f"""\
@@ -150,15 +150,13 @@ def _columns(args: argparse.Namespace, contract: Contract) -> ColumnMap:
 
 def _lines(args: argparse.Namespace):
     if args.port:
+        check_port(args.port)
         return serial_lines(args.port, args.baud, log)
     if args.stdin:
         if sys.stdin is None:
             raise ValueError("--stdin: standard input is closed")
         return stdin_lines()
-    try:
-        return file_lines(open(args.replay, "rb"))
-    except OSError as error:
-        raise ValueError(f"cannot read --replay {args.replay}: {error.strerror or error}") from None
+    return file_lines(replay_file(args.replay))
 
 
 def start(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Runtime, object]:

@@ -133,11 +133,11 @@ class Classifier:
         expected = (c.window, c.input_channels)
         if tuple(self.input["shape"][-2:]) != expected or self.input["shape"][0] != 1:
             raise ModelError(
-                f"{source}: the model's input is {list(self.input['shape'])} but its contract says "
+                f"{source}: the model's input is {[int(n) for n in self.input['shape']]} but its contract says "
                 f"{expected[0]} samples x {expected[1]} values; the model and its settings do not match"
             )
         if list(self.output["shape"]) != [1, len(c.class_names)]:
-            raise ModelError(f"{source}: the model's output is {list(self.output['shape'])} for {len(c.class_names)} classes")
+            raise ModelError(f"{source}: the model's output is {[int(n) for n in self.output['shape']]} for {len(c.class_names)} classes")
         wanted = np.int8 if q else np.float32
         if self.input["dtype"] != wanted or self.output["dtype"] != wanted:
             raise ModelError(f"{source}: tensor types {self.input['dtype'].__name__}/{self.output['dtype'].__name__} "
@@ -178,7 +178,7 @@ class Classifier:
         time with the state reset before each (the batch call of validation, evaluation and bench)."""
         inputs = np.asarray(inputs)
         if inputs.shape[1:] != tuple(self.input["shape"][1:]):
-            raise ValueError(f"inputs of shape {inputs.shape}; the model takes N x {list(self.input['shape'][1:])}")
+            raise ValueError(f"inputs of shape {inputs.shape}; the model takes N x {[int(n) for n in self.input['shape'][1:]]}")
         out = np.empty((len(inputs), len(self.contract.class_names)), np.float32)
         for i, window in enumerate(inputs):
             out[i] = self.run(window)[0]

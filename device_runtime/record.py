@@ -28,7 +28,7 @@ from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
 from device_runtime.model_file import read_small_text
 from device_runtime.outputs import OutputError, Outputs
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers, release_signals
-from device_runtime.sources import RECONNECTED, serial_lines
+from device_runtime.sources import RECONNECTED, check_port, serial_lines
 
 DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 DEFAULT_UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
@@ -198,6 +198,7 @@ def run(port: str, baud: int, out: str, subject: str, columns: list[str], units:
         protocol: str | None, labels: list[str] | None) -> dict:
     """Record until the end of the protocol, 'q', Ctrl-C or SIGTERM; the summary as a dict."""
     csv_field(subject, "--subject")
+    check_port(port)
     for name in [*columns, *filter(None, units)]:
         csv_field(name, "--columns/--units: the name")
     install_stop_handlers()

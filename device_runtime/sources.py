@@ -6,6 +6,8 @@ counts it. After the serial port had to be reopened, the source yields RECONNECT
 """
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from typing import Callable, Iterator
@@ -52,6 +54,27 @@ def file_lines(stream, chunk_size: int = 1 << 16) -> Iterator[bytes]:
     while chunk := read(chunk_size):
         yield from splitter.feed(chunk)
     yield from splitter.feed(b"\n") if splitter.buffer else ()
+
+
+def check_port(port: str) -> None:
+    """Refuse a --port that is a folder or a plain file: waiting for it to become a serial device would be
+    forever (a missing port is waited for: a device may be plugged in later)."""
+    kind = "a folder" if os.path.isdir(port) else "a regular file" if os.path.isfile(port) else None
+    if kind:
+        raise ValueError(f"--port {port} is {kind}, not a serial device (a recording is replayed with --replay)")
+
+
+def replay_file(path: str):
+    """The recording opened for reading; a device (/dev/zero: an endless stream with no line in it) refused."""
+    try:
+        stream = open(path, "rb")
+    except OSError as error:
+        raise ValueError(f"cannot read --replay {path}: {error.strerror or error}") from None
+    mode = os.fstat(stream.fileno()).st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        stream.close()
+        raise ValueError(f"--replay {path} is a device, not a recording (read a live stream with --port or --stdin)")
+    return stream
 
 
 def serial_lines(port: str, baud: int, log: Callable[[str], None], sleep=time.sleep) -> Iterator:

@@ -47,6 +47,13 @@ def test_unusable_models_are_refused(work, tmp_path, model_path, case):
 def test_unreadable_replays_are_refused(work, tmp_path, model_path):
     refused(run_cli(["--model", str(model_path), "--replay", str(tmp_path)], work), "--replay", str(tmp_path))
     refused(run_cli(["--model", str(model_path), "--replay", "none.csv"], work), "--replay none.csv")
+    refused(run_cli(["--model", str(model_path), "--replay", "/dev/zero"], work, timeout=20), "is a device")  # had spun
+
+
+def test_a_port_that_can_never_be_a_serial_device_is_refused(work, tmp_path, model_path):
+    """A folder or a plain file had been retried for ever; a missing port is still waited for."""
+    refused(run_cli(["--model", str(model_path), "--port", str(tmp_path)], work, timeout=20), "is a folder")
+    refused(run_cli(["--model", str(model_path), "--port", str(model_path)], work, timeout=20), "is a regular file")
 
 
 def test_bad_outputs_are_refused_before_anything_runs(work, tmp_path, model_path):
