@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -47,6 +48,17 @@ def regression_line(out: str, report: dict, key: str) -> str:
     return line + f" {unit} (mean predictor {report['baseline_mean_predictor']['mae']:.3f})"
 
 
+def _limit(text: str) -> float:
+    """A guard's limit: a finite number >= 0 (NaN had switched the guard off, as no drop is above NaN)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number >= 0")
+    return value
+
+
 def register(stages) -> None:
     """Add this stage's subcommand to har's parser."""
     convert = stages.add_parser(
@@ -74,11 +86,11 @@ def register(stages) -> None:
     convert.add_argument("--target", choices=["mcu", "pi"], default="mcu",
                          help="mcu: must run on TensorFlow Lite Micro (default); pi: LiteRT on a Raspberry Pi")
     convert.add_argument("--representative", type=int, default=300, help="calibration windows (default 300)")
-    convert.add_argument("--max-drop", type=float, default=1.0,
+    convert.add_argument("--max-drop", type=_limit, default=1.0,
                          help="most accuracy and macro-F1 points the converted model may lose against float (default 1.0)")
-    convert.add_argument("--max-class-drop", type=float, default=3.0,
+    convert.add_argument("--max-class-drop", type=_limit, default=3.0,
                          help="most recall points any one class may lose against float (default 3.0)")
-    convert.add_argument("--max-mae-increase", type=float, default=5.0, metavar="PERCENT",
+    convert.add_argument("--max-mae-increase", type=_limit, default=5.0, metavar="PERCENT",
                          help="regression: how far the converted MAE may exceed the float MAE, in percent (default 5)")
     convert.add_argument("--per-channel", action="store_true",
                          help="int8 weights with a scale per output channel (default: one per tensor, smaller)")

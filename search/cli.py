@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import textwrap
 import sys
@@ -33,10 +34,15 @@ def settings_from_args(args: argparse.Namespace):
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if not families or set(families) - set(FAMILIES):
         raise ValueError(f"--families {args.families!r}: choose from {', '.join(FAMILIES)}")
-    for option, value, low in (("--trials", args.trials, 1), ("--cv", args.cv, 2), ("--epochs", args.epochs, 1),
-                               ("--workers", args.workers, 1), ("--seeds", args.seeds, 1), ("--threads", args.threads, 0)):
-        if value < low:
-            raise ValueError(f"{option} {value}: give at least {low}")
+    cores = os.cpu_count() or 1
+    for option, value, low, high in (("--trials", args.trials, 1, None), ("--cv", args.cv, 2, None),
+                                     ("--epochs", args.epochs, 1, None), ("--seeds", args.seeds, 1, None),
+                                     ("--workers", args.workers, 1, 2 * cores), ("--threads", args.threads, 0, None),
+                                     ("--seed", args.seed, 0, 2**31)):
+        if value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" + (f" (twice this machine's {cores} cores: each worker trains with "
+                                               "TensorFlow)" if option == "--workers" else "") if high else f"at least {low}"
+            raise ValueError(f"{option} {value}: give {limit}")
     if args.config is None and DEFAULT_BASE.is_file():
         args.config = str(DEFAULT_BASE)
     base = RunConfig.from_dict(config_from_args(args))

@@ -115,6 +115,12 @@ def test_resampling_to_a_target_rate(tmp_path):
     assert [rec.label_names[i] for i in rec.labels] == ["walk"] * 3 + ["sit"] * 3
 
 
+def test_one_subject_is_not_enough_and_says_so(tmp_path):
+    write(tmp_path / "ann.csv", HEADER + rows(60) + rows(60, 1200, activity="sit"))
+    with pytest.raises(DataError, match=r"the train split has no subjects \(subjects with windows: ann\)"):
+        prepare(DataConfig(path=str(tmp_path), format="csv", window=20, stride=10))  # numpy's message had leaked
+
+
 def test_a_folder_prepares_into_subject_splits(tmp_path):
     rng = np.random.default_rng(0)
     for subject in ["ann", "bob", "cid", "dan", "eve"]:

@@ -38,6 +38,9 @@ def test_wisdm_stream_is_cut_at_timestamp_jumps(tmp_path):
 def test_wisdm_empty(tmp_path):
     with pytest.raises(DataError, match="no valid records"):
         load_wisdm(write(tmp_path / "w.txt", "\n\n"))
+    isolated = "1,Walking,1000000000,1,2,3;\n1,Walking,9000000000,1,2,3;\n2,Walking,1000000000,1,2,3;\n"
+    with pytest.raises(DataError, match="w.txt: no continuous stream of at least 2 records"):  # had been max() of []
+        load_wisdm(write(tmp_path / "w.txt", isolated))
 
 
 def pamap_row(t, activity, value=1.0, nan_cols=()):
@@ -67,6 +70,7 @@ def test_pamap2_columns_transients_and_gaps(tmp_path):
     [
         (lambda: " ".join(["1"] * 53), r"line 2: 53 fields, expected 54"),
         (lambda: pamap_row(8.39, 8), r"line 2, field 'activityID': unknown activity id 8"),
+        (lambda: pamap_row(8.39, 1e300), r"line 2, field 'activityID': unknown activity id 1e\+300"),  # no int64
         (lambda: pamap_row(8.38, 4), r"line 2, field 'timestamp': timestamp is not after"),
         (lambda: pamap_row(8.39, 4).replace("100", "x", 1), r"line 2, field 'column 3': 'x' is not a number"),
     ],

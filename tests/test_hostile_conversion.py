@@ -19,7 +19,7 @@ from train.run_config import RunConfig
 
 @pytest.mark.slow
 def test_a_failed_save_leaves_the_previous_model_whole(trained, tmp_path):
-    from train.run import load_keras, save_keras
+    from train.keras_file import load_keras, save_keras
 
     path = tmp_path / "model.keras"
     shutil.copyfile(trained / "model.keras", path)

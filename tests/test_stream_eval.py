@@ -60,3 +60,22 @@ def test_evaluate_stream_on_the_hapt_test_subjects(int8_model, tmp_path):
     for name in ("stream_report.json", "stream_report.md", "timeline.png", "smoothing_sweep.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "stream_report.json").read_text())["test_subjects"][0] == "2"
+
+
+def test_a_class_only_training_subjects_did_is_no_reason_to_refuse(tiny_model, tmp_path):
+    """The test subject walks and sits; the model also knows LAYING, ... (its contract's classes). The data's
+    classes had been compared with the model's and refused, and --classes naming them too."""
+    from conftest import write
+
+    from device_runtime.contract import load_contract
+    from train.data.dataset import DataConfig
+    from train.evaluate_tflite import evaluate_stream
+
+    rng, header = np.random.default_rng(0), "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],gyro_x[rad/s],gyro_y[rad/s],gyro_z[rad/s],activity\n"
+    for subject in ("a", "b", "e"):
+        lines = [f"{i * 20},{','.join(f'{v:.3f}' for v in rng.normal(size=6))},{'WALKING' if i < 1500 else 'SITTING'}"
+                 for i in range(3000)]
+        write(tmp_path / "data" / f"{subject}.csv", header + "\n".join(lines) + "\n")
+    data = DataConfig(path=str(tmp_path / "data"), format="csv", test_subjects=["e"], validation_subjects=[])
+    report = evaluate_stream(tiny_model, data, tmp_path / "out")
+    assert report["recordings"] == 1 and set(report["default"]["event_f1"]) == set(load_contract(tiny_model).class_names)

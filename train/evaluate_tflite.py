@@ -13,6 +13,7 @@ one are not scored). No TensorFlow.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -134,7 +135,9 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
         from train.evaluate_stream_values import evaluate_value_stream
 
         return evaluate_value_stream(model_path, contract, recordings, test_subjects, out_dir)
-    mapping, class_names = class_mapping(data, recordings)
+    if data.classes is None and data.format != "hapt" and not data.rename:
+        data = dataclasses.replace(data, classes=list(contract.class_names))  # the model's, present or not
+    mapping, class_names = class_mapping(data, recordings, absent_ok=True)
     if class_names != contract.class_names:
         raise ValueError(f"the data's classes {class_names} are not the model's {contract.class_names}; "
                          "choose them with --classes")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.files import atomic_write
+from device_runtime.model_file import read_small_text
 from train.augment import augmenter, rotation_limits
 from train.data.dataset import Prepared, prepare
 from train.distill import soft_targets, teacher_models
@@ -34,7 +35,8 @@ from train.ensemble import join_members
 from train.metrics import classification_report, per_subject, plot_confusion, regression_report
 from train.models import build_model, keras
 from train.robustness import bias_scale
-from train.run import finish, load_keras, prepare_folder, run_folder, save_keras
+from train.keras_file import load_keras, save_keras
+from train.run import best_record, finish, prepare_folder, run_folder
 from train.run_config import RunConfig, TrainConfig
 
 
@@ -72,7 +74,7 @@ class Checkpoints(keras.callbacks.Callback):
         super().__init__()
         self.run, self.prepared, self.every_epoch, self.writer = run, prepared, every_epoch, writer
         self.state_file = run / "checkpoints" / "best.json"
-        self.best = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
+        self.best = best_record(self.state_file)
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -134,12 +136,12 @@ def train_run(config: RunConfig, name: str, runs: str | Path = "runs", overwrite
         verbose=0 if quiet else 1 if sys.stdout.isatty() else 2,
     )
     fit_seconds = time.perf_counter() - start
-    best = run / "checkpoints" / "best.json"
-    best_epoch = json.loads(best.read_text())["epoch"] if best.exists() else 0  # 0: no validation split
+    best = best_record(run / "checkpoints" / "best.json")
+    best_epoch = best["epoch"] if best else 0  # 0: no validation split
     if config.train.final_model == "best":
         model.set_weights(load_keras(run / "checkpoints" / "best.keras").get_weights())
     save_keras(model, run / "model.keras")
-    epochs_done = len((run / "history.csv").read_text().splitlines()) - 1
+    epochs_done = len(read_small_text(run / "history.csv").splitlines()) - 1
     finish(run, {"fit_seconds": fit_seconds, "best_epoch": best_epoch, "epochs": epochs_done,
                  "final_model": config.train.final_model})
     shutil.rmtree(run / "backup", ignore_errors=True)
@@ -169,6 +171,14 @@ def _fitting(config: RunConfig, prepared: Prepared) -> Prepared:
     if config.train.distill and prepared.contract.task == "regression":
         raise ValueError(f"train.distill = {config.train.distill}: distillation teaches class probabilities; "
                          "a regression run has none (set it to 0)")
+    import tensorflow as tf
+
+    try:  # [model] values that pass their checks may still not build (sizes no memory holds)
+        _compiled_model(config, prepared)
+    except (TypeError, OverflowError, tf.errors.OpError) as error:
+        raise ValueError(f"[model] {config.model}: does not build a {config.family} "
+                         f"({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
+    keras.backend.clear_session()
     return prepared
 
 

@@ -152,7 +152,7 @@ def _network(family: str, inputs, n_outputs: int, params: dict, head: str, chann
         settings["channel_names"] = channel_names
     try:
         outputs = globals()[family](inputs, n_outputs, head, **settings)
-    except (TypeError, ValueError) as error:  # e.g. filters = "wide" or a negative dropout from --set
+    except (TypeError, ValueError, OverflowError) as error:  # e.g. filters = "wide" or a negative dropout from --set
         shown = {k: v for k, v in settings.items() if k != "channel_names"}
         raise ValueError(f"[model] {shown} does not build a {family}: {str(error)[:300]}") from None
     if target:

@@ -2,18 +2,16 @@
 
 `har train` creates a run folder with a marker file (MARKER) and counts it finished only once FINISHED,
 written last, exists: so --overwrite deletes nothing the toolchain did not make, and a run killed during its
-final save resumes instead of passing for finished. Keras models are read only in the .keras zip format
-with safe_mode (TensorFlow's HDF5 loader runs code stored in the file whatever safe_mode says) and written
-atomically. TensorFlow is imported only once a model file has passed those checks.
+final save resumes instead of passing for finished. Its model files are read and written by
+train/keras_file.py.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -23,33 +21,14 @@ from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
 from train.distill import TEACHERS
 from train.ensemble import MEMBERS
+from train.keras_file import RunError, check_keras_file, load_keras
 from train.run_config import RunConfig
 
 MARKER = ".har-run"  # written when `har train` creates the folder
 FINISHED = "training.json"  # written last: the run is finished
 CHECKPOINTS = {"final": "model.keras", "best": "checkpoints/best.keras"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
-ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
-MAX_KERAS_CONFIG = 16 << 20
-# Every class a .keras config may name: the layers train/models.py builds, and the initializers, regularizers
-# and optimizer they use. Anything else is refused before Keras reads it: Lambda carries Python code, and
-# TFOpLambda calls any TensorFlow function named in the file (tf.io.gfile.rmtree, say) while the model loads.
-KERAS_LAYERS = frozenset({
-    "Activation", "Add", "Average", "AveragePooling2D", "BatchNormalization", "Concatenate", "Conv1D", "Conv2D",
-    "Cropping1D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "InputLayer",
-    "LSTM", "MaxPooling1D", "MaxPooling2D", "ReLU", "Rescaling", "Reshape", "SeparableConv2D", "Functional",
-    "Sequential"})
-KERAS_OTHERS = frozenset({
-    "Zeros", "Ones", "Constant", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "Orthogonal",
-    "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "L1", "L2", "L1L2", "Adam",
-    "CosineDecay"})
-KERAS_MODULES = frozenset({"keras.layers", "keras.initializers", "keras.regularizers", "keras.optimizers",
-                           "keras.optimizers.schedules", "tf_keras.src.engine.functional", "keras.src.engine.functional"})
 T = TypeVar("T")
-
-
-class RunError(ValueError):
-    """A run folder or model file that cannot be used as asked; the message says what to do."""
 
 
 def run_folder(runs: str | Path, name: str) -> Path:
@@ -116,8 +95,23 @@ def _state(run: Path, config: dict) -> str:
         return "finished"
     if stored_recipe(run) != json.loads(json.dumps(config)):
         return "another config"
-    return "resume" if any((run / "backup").glob("*")) or any((run / TEACHERS).glob("*")) \
-        or any((run / MEMBERS).glob("*")) else "restart"
+    resume = any((run / "backup").glob("*")) or any((run / TEACHERS).glob("*")) or any((run / MEMBERS).glob("*"))
+    odd = resume and _not_plain(run)
+    if odd:
+        raise RunError(f"{odd}: is a link or not a plain file or folder, and resuming {run} would write through it; "
+                       "nothing is written: delete it, or the run folder to train the run again from the start")
+    return "resume" if resume else "restart"
+
+
+def _not_plain(run: Path) -> Path | None:
+    """The first entry under `run` that is a link, a FIFO or a device: a resumed run writes into its
+    checkpoints/, history.csv, logs/, backup/ and members' or teachers' runs (links are not followed)."""
+    for folder, names, files in os.walk(run):
+        for name in names + files:
+            path = Path(folder) / name
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                return path
+    return None
 
 
 def is_finished(run: Path) -> bool:
@@ -200,7 +194,7 @@ def check(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, Pa
     if checkpoint == "best" and config.data.validation_subjects == []:
         raise RunError(f"{run}: trained without validation subjects ([data] validation_subjects = []), so it has "
                        "no best epoch; its model is model.keras (--checkpoint final)")
-    _check_keras_file(run / CHECKPOINTS[checkpoint])
+    check_keras_file(run / CHECKPOINTS[checkpoint])
     return config, contract, run / CHECKPOINTS[checkpoint]
 
 
@@ -215,68 +209,18 @@ def load(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, obj
     return config, contract, model
 
 
-def load_keras(path: Path):
-    """A Keras model from the .keras zip format only, with safe_mode and no Lambda layers."""
-    _check_keras_file(path)
-    from train.models import keras
-
+def best_record(path: Path) -> dict | None:
+    """checkpoints/best.json of a resumed run ({"epoch", "val_score"}), None if there is none yet; a damaged or
+    crafted one is refused naming it (it had been a traceback, or, as a FIFO, a wait for ever)."""
+    if not path.exists() and not path.is_symlink():
+        return None
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # whatever a damaged file raises inside Keras, the user gets one line
-        raise RunError(f"{path}: cannot load the Keras model ({type(error).__name__}: {str(error)[:300]}); "
-                       "retrain the run") from None
-
-
-def _check_keras_file(path: Path) -> None:
-    """Refuse, before Keras sees it, anything but a .keras zip whose config has no code-carrying layer."""
-    if not path.is_file():
-        raise RunError(f"{path}: missing or not a file; retrain the run")
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if head.startswith(HDF5_MAGIC):
-        raise RunError(f"{path}: an HDF5 (legacy .h5) model; only the .keras zip format is loaded, because "
-                       "TensorFlow's HDF5 loader runs code stored in the file. Retrain the run")
-    if not head.startswith(ZIP_MAGIC):
-        raise RunError(f"{path}: not a Keras model in the .keras zip format (damaged?); retrain the run")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("config.json")
-            if info.file_size > MAX_KERAS_CONFIG:
-                raise RunError(f"{path}: its config.json is implausibly large ({info.file_size:,} bytes)")
-            config = json.loads(archive.read(info))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RecursionError) as error:
-        if isinstance(error, RunError):
-            raise
-        raise RunError(f"{path}: not a readable .keras model ({str(error)[:200]}); retrain the run") from None
-    foreign = _foreign_classes(config)
-    if foreign:
-        raise RunError(f"{path}: holds {foreign[0]}, which `har train` never builds (a Lambda or TFOpLambda layer "
-                       "runs code from the file); only the layers it builds are loaded")
-
-
-def _foreign_classes(config: object) -> list[str]:
-    """Class names, registered names and modules anywhere in a Keras config outside the allow-lists above
-    (walked without recursion)."""
-    found, stack = [], [config]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "class_name" in node and node["class_name"] not in KERAS_LAYERS | KERAS_OTHERS:
-                found.append(f"a {str(node['class_name'])[:60]!r} object")
-            if node.get("registered_name") not in (None, node.get("class_name")):
-                found.append(f"the registered name {str(node['registered_name'])[:60]!r}")
-            if "module" in node and node["module"] not in KERAS_MODULES:
-                found.append(f"the module {str(node['module'])[:60]!r}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
-def save_keras(model, path: Path) -> None:
-    """Save atomically: Keras writes in place, so it saves into a private folder beside `path` and the bytes
-    then replace `path` through atomic_write (fsync, rename, the umask's mode)."""
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        staged = Path(tmp) / path.name
-        model.save(staged)
-        atomic_write(path, staged.read_bytes())
+        best = json.loads(read_small_text(path))
+    except (ValueError, RecursionError) as error:  # read_small_text's errors name the path, JSON's do not
+        reason = str(error) if str(path) in str(error) else f"{path}: not JSON ({str(error)[:100]})"
+        raise RunError(f"{reason}; delete it, or pass --overwrite to train the run again") from None
+    epoch, score = (best.get("epoch"), best.get("val_score")) if isinstance(best, dict) else (None, None)
+    if not (type(epoch) is int and epoch >= 1 and type(score) in (int, float) and math.isfinite(score)):
+        raise RunError(f"{path}: not a best-epoch record {{\"epoch\": N, \"val_score\": X}}; delete it, or pass "
+                       "--overwrite to train the run again")
+    return best

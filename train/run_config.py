@@ -10,6 +10,7 @@ from train.data.dataset import DataConfig
 
 FAMILIES = ("cnn", "mlp", "lstm", "convlstm")
 MAX_MEMBERS = 8  # networks averaged in one model (model.members), as many as teachers (train.distill)
+SIZES, MAX_SIZE = ("filters", "kernels", "units", "lstm_units", "dilation"), 4096  # widths, taps, spacing
 
 
 @dataclass
@@ -49,8 +50,10 @@ class TrainConfig:
 
 def _train_problems(c: TrainConfig) -> list[str]:
     """What train/config.py's `checked` (types, finite, not negative) leaves: lower bounds and choices."""
-    bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", c.batch_size >= 1, "at least 1"),
-              ("learning_rate", c.learning_rate > 0, "above 0"), ("augment_scale", c.augment_scale < 1, "below 1"),
+    bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", 1 <= c.batch_size <= 65536, "from 1 to 65536"),
+              ("learning_rate", 0 < c.learning_rate <= 1, "above 0 and at most 1"),
+              ("seed", c.seed < 2**32, "below 2**32 (TensorFlow's and numpy's seeds)"),
+              ("augment_scale", c.augment_scale < 1, "below 1"),
               ("augment_speed", c.augment_speed <= 0.5, "at most 0.5"), ("distill", c.distill <= 8, "at most 8 (teachers)"),
               ("augment_rotation", c.augment_rotation <= 180, "at most 180 (degrees)")]
     choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
@@ -85,6 +88,9 @@ class RunConfig:
         members = model.get("members", 1)
         if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= MAX_MEMBERS:
             raise ValueError(f"[model] members = {members!r}: must be a whole number from 1 to {MAX_MEMBERS}")
+        sizes = {k: v for k, v in model.items() if k in SIZES}  # the rest is checked as the network is built
+        if not all(type(n) is int and 1 <= n <= MAX_SIZE for v in sizes.values() for n in (v if isinstance(v, list) else [v])):
+            raise ValueError(f"[model] {sizes}: layer sizes must be whole numbers from 1 to {MAX_SIZE}")
         if members == 1:  # one network: the recipe as it was before members existed, so its runs stay its own
             model.pop("members", None)
         train = TrainConfig.from_dict(config.get("train", {}))

@@ -78,12 +78,12 @@ def load_pamap2_file(path: str | Path) -> tuple[Recording, LoadReport]:
         line = int(np.argmax(np.diff(times) <= 0)) + 2
         raise DataError(source, "timestamp is not after the previous one", line=line, field="timestamp")
     labels = np.full(len(lines), UNLABELLED, np.int16)
-    for activity_id in np.unique(activities).astype(int):
-        if activity_id != 0 and activity_id not in ACTIVITIES:
-            line = int(np.argmax(activities == activity_id)) + 1
-            raise DataError(source, f"unknown activity id {activity_id}", line=line, field="activityID")
-        if activity_id:
-            labels[activities == activity_id] = LABEL_NAMES.index(ACTIVITIES[activity_id])
+    for value in np.unique(activities):  # compared as floats: 1e300 has no int64
+        if value != 0 and value not in ACTIVITIES:
+            line = int(np.argmax(activities == value)) + 1
+            raise DataError(source, f"unknown activity id {value:g}", line=line, field="activityID")
+        if value:
+            labels[activities == value] = LABEL_NAMES.index(ACTIVITIES[int(value)])
     fields = [f"column {c + 1}" for c in COLUMNS]
     samples, _ = finite_float32(table[:, COLUMNS], source, fields, np.arange(1, len(lines) + 1), allow_nan=True)
     for c in range(samples.shape[1]):

@@ -91,12 +91,18 @@ def _source(config: DataConfig) -> str:
 
 
 def _pick(subjects: list[str], fraction: float, rng: np.random.Generator) -> list[str]:
+    """A share of `subjects` (at least one, if there is one: an empty split is refused by the caller)."""
+    if not subjects:
+        return []
     n = max(1, round(fraction * len(subjects)))
     return sorted(rng.choice(subjects, size=n, replace=False).tolist(), key=subject_key)
 
 
-def class_mapping(config: DataConfig, recordings: list[Recording], regression: bool = False) -> tuple[dict, list[str]]:
-    """Source label -> class name for the selected labels (renames applied), and the ordered class names."""
+def class_mapping(config: DataConfig, recordings: list[Recording], regression: bool = False,
+                  absent_ok: bool = False) -> tuple[dict, list[str]]:
+    """Source label -> class name for the selected labels (renames applied), and the ordered class names.
+    A selected label the recordings lack is refused (a typo), unless `absent_ok` (some subjects' recordings:
+    a class that only training subjects did is absent from the test subjects')."""
     found = sorted({n for r in recordings for n in r.label_names})
     if config.classes:
         sources = config.classes
@@ -105,7 +111,7 @@ def class_mapping(config: DataConfig, recordings: list[Recording], regression: b
     else:
         sources = found
     for name in sources:
-        if name not in found and not regression:
+        if name not in found and not (regression or absent_ok):
             raise DataError(_source(config), f"class '{name}' (--classes) not in the labels found: {found}")
     mapping = {s: config.rename.get(s, s) for s in sources}
     return mapping, list(dict.fromkeys(mapping.values()))

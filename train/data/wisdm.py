@@ -65,6 +65,9 @@ def load_wisdm(path: str | Path) -> tuple[list[Recording], LoadReport]:
     if not streams:
         raise DataError(source, "no valid records: empty dataset")
     recordings = [rec for user, rows in streams.items() for rec in _continuous(rows, user, source, report)]
+    if not recordings:
+        raise DataError(source, "no continuous stream of at least 2 records: every record is isolated between "
+                        f"timestamp jumps (back in time, or gaps over {MAX_GAP_MS:g} ms)")
     report.notes.append(f"{source}: {len(recordings)} continuous streams from {len(streams)} users")
     return recordings, report
 
