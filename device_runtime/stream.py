@@ -9,6 +9,7 @@ from device_runtime.contract import Contract
 from device_runtime.interpreter import Classifier
 
 DRIFT_TOLERANCE = 0.05  # relative deviation of the measured sample rate that earns a warning
+GAP_PERIODS = 2.5  # a step between timestamps above this many sample periods is a gap (default --max-gap-ms)
 
 
 class WindowStream:
@@ -21,7 +22,7 @@ class WindowStream:
         self.window, self.stride = contract.window, contract.stride
         self.rate = float(contract.sample_rate_hz)
         self.period_ms = 1000.0 / self.rate
-        self.max_gap_ms = max_gap_ms if max_gap_ms is not None else 2.5 * self.period_ms
+        self.max_gap_ms = max_gap_ms if max_gap_ms is not None else GAP_PERIODS * self.period_ms
         self.channels = contract.channels
         self.samples = np.zeros((2 * self.window, len(self.channels)), np.float32)  # each sample stored twice
         self.times = np.zeros(2 * self.window)

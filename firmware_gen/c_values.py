@@ -49,6 +49,14 @@ def c_float(value: object, name: str, positive: bool = False) -> CToken:
     return CToken(text + "f")
 
 
+def c_double(value: float, name: str) -> CToken:
+    """A finite float64 as a double literal a C compiler reads back exactly (Python's repr round-trips)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise CValueError(f"{name} = {str(value)[:40]!r} is not a finite number")
+    text = repr(float(value))
+    return CToken(text if any(c in text for c in ".e") else text + ".0")
+
+
 def c_string(text: object, name: str = "string") -> CToken:
     """A C string literal for any text: printable ASCII kept, everything else as 3-digit octal escapes
     (never hex, which would swallow following digits), quotes, backslashes and '?' (trigraphs) escaped."""

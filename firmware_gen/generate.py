@@ -18,9 +18,11 @@ from convert.flatbuffer import DamagedModel, graph_problem, io_quantization, ops
 from convert.tflm_probe import run_tflm
 from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
+from device_runtime.line_parser import MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE
 from device_runtime.smoothing import DEFAULT_VOTES
+from device_runtime.stream import GAP_PERIODS
 from firmware_gen.c_values import (
-    CToken, CValueError, c_bytes, c_float, c_identifier, c_initializer, c_int, c_string, only_tokens,
+    CToken, CValueError, c_bytes, c_double, c_float, c_identifier, c_initializer, c_int, c_string, only_tokens,
 )
 from firmware_gen.networks import split_networks
 
@@ -110,6 +112,10 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         "std": c_initializer([c_float(v, "norm_std", positive=True) for v in contract.norm_std][:channels]),
         **fine_motion_values(contract),
         **vertical_values(contract),
+        # the samples the Pi runtime skips or restarts on (device_runtime/line_parser.py, stream.py)
+        "max_abs_value": c_float(MAX_ABS_VALUE, "largest sample value"),
+        "max_abs_timestamp_ms": c_double(MAX_ABS_TIMESTAMP_MS, "largest timestamp"),
+        "max_gap_ms": c_double(GAP_PERIODS * (1000.0 / float(contract.sample_rate_hz)), "largest step"),
         "input_scale": c_float(q.get("input_scale"), "input_scale", positive=True),
         "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),
         "output_scale": c_float(q.get("output_scale"), "output_scale", positive=True),

@@ -83,6 +83,41 @@ def test_stream_c_and_settings_quantize_real_samples_bit_exactly(model, inputs, 
     assert len(starts) == 6 and len(np.unique(produced)) > 50
 
 
+@pytest.mark.parametrize("model", ["tiny_model", "tiny_vertical_model"])
+def test_a_sample_no_sensor_gives_is_skipped_without_undefined_behaviour(model, request, hapt_loaded, tmp_path):
+    """NaN, infinities and values beyond +-1e6 (that the Pi runtime skips) had reached a float-to-int8
+    conversion, undefined in C, and spoiled every window holding them. Built with UBSan, which stops at any;
+    the windows must be those of the stream without them."""
+    model = request.getfixturevalue(model)
+    firmware = tmp_path / "firmware"
+    generate(model, firmware)
+    contract = contract_from_model(model.read_bytes())
+    raw = hapt_loaded[0][0].samples[1000 : 1000 + contract.window + 3 * contract.stride].astype(np.float32)
+    lines = [" ".join(f"{v:.9g}" for v in row) for row in raw]
+    for at, bad in zip((5, 60, 61, 130, 200, 250), ("nan", "inf", "-inf", "1e30", "3e38", "1000001")):
+        lines.insert(at, " ".join([bad] + lines[at].split()[1:]))
+    (firmware / "samples.txt").write_text("\n".join(lines) + "\n")
+    (firmware / "skip.c").write_text(
+        '#include <stdio.h>\n#include "har_stream.h"\n'
+        "int main(void) {\n  static har_stream_t s;\n  float x[HAR_NUM_CHANNELS];\n  int8_t w[HAR_WINDOW * HAR_NUM_INPUTS];\n"
+        "  int c, i, due;\n  har_stream_restart(&s);\n"
+        "  for (;;) {\n    for (c = 0; c < HAR_NUM_CHANNELS; c++) if (scanf(\"%f\", &x[c]) != 1) return 0;\n"
+        "    due = har_stream_push(&s, x);\n    if (due < 0) printf(\"skipped\\n\");\n    if (due == 1) {\n"
+        "      har_stream_window(&s, w);\n      for (i = 0; i < HAR_WINDOW * HAR_NUM_INPUTS; i++) printf(\"%d\\n\", w[i]);\n"
+        "    }\n  }\n}\n"
+    )
+    sanitized = ["-fsanitize=undefined,float-cast-overflow", "-fno-sanitize-recover=all"]
+    sh(STRICT_C + sanitized + ["skip.c", "har_stream.c", "-o", "skip", "-lm"], firmware)
+    with open(firmware / "samples.txt", "rb") as stdin:
+        produced = sh(["./skip"], firmware, stdin=stdin).split()
+    assert produced.count(b"skipped") == 6
+    q = contract.quantization
+    starts = range(0, len(raw) - contract.window + 1, contract.stride)
+    expected = preprocess.quantize(contract.normalise(np.stack([raw[s : s + contract.window] for s in starts])),
+                                   q["input_scale"], q["input_zero_point"])
+    assert [int(v) for v in produced if v != b"skipped"] == expected.ravel().tolist()
+
+
 def test_majority_vote_matches_the_pi_runtime(firmware):
     from device_runtime.smoothing import MajorityVote
 
