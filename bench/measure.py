@@ -110,6 +110,14 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     return results
 
 
+def _shown(path: Path) -> str:
+    """A path as a command to rerun gives it: relative to the repository when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def bench_main_job() -> dict:
     """`make model.tflite` in a fresh clone of this repository's HEAD: install, train, convert, timed."""
     import shutil
@@ -147,7 +155,8 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     module = importlib.import_module(SECTIONS[name])
     section = module.measure(runs, results.get("recipe")) if name == "recipe" else \
         module.measure(runs if name in RUNS_SECTIONS else model)
-    where = {"recipe": f" --runs {runs.name}", "search": f" --runs {runs.name}", "search-scaling": ""}.get(name, f" --model {model.name}")
+    where = {"recipe": f" --runs {_shown(runs)}", "search": f" --runs {_shown(runs)}",
+             "search-scaling": ""}.get(name, f" --model {_shown(model)}")
     section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
     if name == "recipe" and results.get("recipe", {}).get("chosen") == section.get("chosen"):
