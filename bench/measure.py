@@ -65,7 +65,7 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     from train.evaluate import evaluate_run
     from train.fit import RunConfig, train_run
     from train.models import keras
-    from train.run import is_finished, same_recipe
+    from train.run import is_finished, same_recipe, training_summary
 
     plan = [("cnn", s) for s in range(seeds)] + [("mlp", 0), ("lstm", 0), ("convlstm", 0)]
     results = []
@@ -88,8 +88,9 @@ def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
             run = train_run(recipe, name, runs, overwrite=True)
         metrics = evaluate_run(run)
         row = {k: metrics[k] for k in ("run", "family", "accuracy", "macro_f1", "params", "macs", "fit_seconds", "best_epoch")}
-        helpers = {kind: [json.loads(t.read_text())["fit_seconds"] for t in sorted(run.glob(f"{kind}/*/training.json"))]
-                   for kind in ("teachers", "members")}
+        helpers = {kind: [training_summary(run / kind / f"seed{seed}")["fit_seconds"] for seed in seeds]
+                   for kind, seeds in (("teachers", range(seed, seed + recipe.train.distill)),
+                                       ("members", range(seed, seed + recipe.members) if recipe.members > 1 else ()))}
         row.update(fit_seconds=row["fit_seconds"] + sum(map(sum, helpers.values())),  # the teachers' or members' time
                    teachers=len(helpers["teachers"]), members=len(helpers["members"]) or 1)
         report = convert_run(run, runs / f"{name}.tflite", max_drop=100.0, max_class_drop=100.0)  # report the drop, never refuse here

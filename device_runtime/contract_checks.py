@@ -12,6 +12,7 @@ TARGET_KEYS = ("unit", "scale", "offset")
 FINE_MOTION_KEYS = ("channels", "scale", "limit")
 VERTICAL_KEYS = ("channels", "mean", "std")
 MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW, MAX_NAME = 64, 256, 100_000, 64
+MAX_OUTPUT, MAX_TARGET = 1e6, 1e30  # a regression output's reach in z-scores, and its value's in the target's unit
 MAX_DEPTH = 32  # of lists and objects in `extra`
 
 
@@ -47,8 +48,9 @@ def _names(values: object, what: str, limit: int, problems: list[str]) -> int:
     """Check a list of short strings; return its length (0 when it is not one)."""
     shortest = 0 if what == "units" else 1  # a unit may be unknown ("")
     if not isinstance(values, list) or not all(isinstance(v, str) and shortest <= len(v) <= MAX_NAME and _utf8(v)
-                                               for v in values):
-        problems.append(f"{what} must be a list of names of {shortest}-{MAX_NAME} characters (UTF-8 text)")
+                                               and v.isprintable() for v in values):
+        problems.append(f"{what} must be a list of names of {shortest}-{MAX_NAME} characters (printable UTF-8 "
+                        "text: no newline, tab or escape, which would reach terminals and reports)")
         return 0
     if not 0 < len(values) <= limit:
         problems.append(f"{what} has {len(values)} entries (1-{limit} allowed)")
@@ -92,6 +94,9 @@ def problems(c) -> list[str]:
         problems.append(f"extra nests deeper than {MAX_DEPTH} levels")
     if c.quantization is not None:
         problems += _quantization_problems(c.quantization)
+        scale = c.quantization.get("output_scale") if isinstance(c.quantization, dict) else None
+        if c.task == "regression" and _is_number(scale) and not 256 * scale <= MAX_OUTPUT:
+            problems.append(f"quantization.output_scale must keep a regression output within +-{MAX_OUTPUT:g}")
     if c.target is not None:
         problems += _target_problems(c.target, c.task)
     if c.fine_motion is not None:
@@ -143,6 +148,10 @@ def _target_problems(t: object, task: str) -> list[str]:
         problems.append("target.scale must be a positive finite float32 number")
     if not _is_number(t["offset"]) or not abs(t["offset"]) < 3.4e38:
         problems.append("target.offset must be a finite float32 number")
+    if not problems and not t["scale"] * MAX_OUTPUT + abs(t["offset"]) < MAX_TARGET:
+        problems.append(f"target.scale and target.offset must keep every value within +-{MAX_TARGET:g} (the model's "
+                        f"output, up to +-{MAX_OUTPUT:g} z-scores, times scale plus offset: beyond, float32 arithmetic "
+                        "overflows to inf, which no JSON report holds)")
     return problems
 
 

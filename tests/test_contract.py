@@ -98,6 +98,12 @@ def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_w
         ({"vertical": VERTICAL | {"std": [1.0, 0.0]}}, "vertical.std must be 2 positive"),
         ({"vertical": VERTICAL | {"std": ["1); evil(", 1.0]}}, "vertical.std must be 2 positive"),
         ({"class_names": ["\ud800", "b"]}, r"class_names must be a list of names .*UTF-8"),  # JSON's "\ud800"
+        ({"class_names": ["a\x1b]0;title\x07", "b"]}, r"class_names must be a list of names .*no newline"),
+        ({"channels": ["x\ny", "y"]}, r"channels must be a list of names .*no newline"),
+        ({"task": "regression", "class_names": ["speed"], "target": {"unit": "m/s", "scale": 3e38, "offset": 3e38}},
+         "target.scale and target.offset must keep every value within"),  # had reported inf, which JSON lacks
+        ({"task": "regression", "class_names": ["speed"], "target": {"unit": "m/s", "scale": 1.0, "offset": 0.0},
+          "quantization": Q | {"output_scale": 1e30}}, "output_scale must keep a regression output within"),
         ({"extra": {"x": json.loads("[" * 600 + "]" * 600)}}, "extra nests deeper than 32 levels"),
     ],
 )

@@ -57,8 +57,8 @@ NOT_FINITE = "value not finite as float32 (inf, NaN or beyond +-3.4e38)"
         ("40,1,inf,1,walk\n", r"line 4, field 'acc_y\[g\]': value inf is not finite as float32", NOT_FINITE),
         ("40,nan,1,1,walk\n", r"line 4, field 'acc_x\[g\]': value nan is not finite as float32", NOT_FINITE),
         ("40,1,1,-1e39,walk\n", r"line 4, field 'acc_z\[g\]': value -1e\+39 is not finite as float32", NOT_FINITE),
-        ("40,1,1,1,wa\tlk\n", r"line 4, field 'activity': activity 'wa\\tlk' holds a control character", "malformed row"),
-        ("40,1,1,1,\x1b[2Jsit\n", r"line 4, field 'activity': activity '\\x1b\[2Jsit' holds a control", "malformed row"),
+        ("40,1,1,1,wa\tlk\n", r"line 4, field 'activity': activity 'wa\\tlk': names must be one line", "malformed row"),
+        ("40,1,1,1,\x1b[2Jsit\n", r"line 4, field 'activity': activity '\\x1b\[2Jsit': names must be one", "malformed row"),
     ],
 )
 def test_broken_rows_are_errors_or_counted_skips(tmp_path, row, message, reason):
@@ -77,8 +77,16 @@ def test_names_that_would_break_a_report_line_or_a_terminal_are_refused(tmp_path
     with pytest.raises(DataError, match=r"quoted.csv, line 5, field 'activity': activity 'walk\\n# not a heading'"):
         load_csv_file(quoted)
     named = write(tmp_path / "al\x1bice.csv", HEADER + rows(2))
-    with pytest.raises(DataError, match=r"field 'subject': subject 'al\\x1bice' holds a control character"):
+    with pytest.raises(DataError, match=r"field 'subject': subject 'al\\x1bice': names must be one line"):
         load_csv_file(named)
+
+
+@pytest.mark.parametrize("rename, message", [("W\x1b]0;title\x07", "no newline, tab or escape"),
+                                             ("Q" * 70, "at most 64 characters")])
+def test_a_rename_is_checked_as_a_label_is(rename, message):
+    """A renamed class had reached the terminal with its escapes, or failed later without naming the option."""
+    with pytest.raises(DataError, match=rf"\[data\] rename, field 'activity': .*{message}"):
+        DataConfig.from_dict({"rename": {"WALKING": rename}})
 
 
 def test_excel_bom_and_semicolons_with_decimal_commas(tmp_path):

@@ -53,6 +53,15 @@ def test_a_run_of_two_members_averages_their_own_runs_and_converts_to_one_int8_m
     with pytest.raises(ValueError, match="--qat fine-tunes one network; this model averages 2"):
         convert_run(run, tmp_path / "qat.tflite", qat_epochs=1)
 
+    from train.keras_file import save_keras
+    from train.models import build_model
+
+    other = build_model("mlp", contract.window, contract.input_channels, len(contract.class_names), {"units": [8]})
+    save_keras(other, members[1] / "model.keras")  # its config.json still says the recipe: a crafted member
+    (run / "training.json").unlink()
+    assert main(args) == 2  # had been Keras's set_weights message, naming no file
+    assert f"{members[1] / 'model.keras'}: a network of another architecture" in capsys.readouterr().err
+
 
 def test_distilling_a_model_of_several_networks_is_refused_before_a_run_folder_exists(tmp_path, capsys):
     from har import main

@@ -159,8 +159,13 @@ def test_run_without_its_finished_marker_is_not_finished(har, tmp_path):
             assert status == 2 and "has not finished" in err and "resume" in err
 
 
-def test_damaged_finished_marker(har, tmp_path):
-    run = crafted_run(tmp_path / "run", **{"training.json": "[1, 2"})
+@pytest.mark.parametrize("summary", ["[1, 2", '{"fit_seconds": NaN, "best_epoch": 0, "epochs": 1, "final_model": "last"}',
+                                     '{"fit_seconds": 1e400, "best_epoch": 0, "epochs": 1, "final_model": "last"}',
+                                     '{"fit_seconds": 1, "best_epoch": true, "epochs": 1, "final_model": "last"}',
+                                     '{"fit_seconds": 1, "best_epoch": -1, "epochs": 1, "final_model": "last"}'])
+def test_damaged_finished_marker(har, tmp_path, summary):
+    """NaN had been written on into metrics.json (not JSON), `true` shown as the best epoch."""
+    run = crafted_run(tmp_path / "run", **{"training.json": summary})
     with only_changes(tmp_path):
         status, err = har("evaluate", run)
     assert status == 2 and "training.json: damaged" in err

@@ -112,6 +112,8 @@ def test_a_fold_run_that_is_a_link_is_neither_read_nor_scored_through(har, tmp_p
     {"accuracy": 10 ** 400, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {}},
     {"macro_f1": 0.9, "accuracy": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {},
      "windows": None},
+    {"accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"], "per_subject": {"1": {"accuracy": 1.0}}, "fold": float("nan"),
+     "robustness": {"zzz": float("inf")}},  # had reached cv.json, which NaN and Infinity make invalid JSON
 ])
 def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, result):
     from hostile_support import crafted_run
@@ -138,6 +140,21 @@ def test_a_kept_score_of_the_wrong_shape_is_not_trusted(tmp_path, monkeypatch, r
         kept.write_text(json.dumps({"key": _score_key(run, "validation"), "result": {"run": "run", "windows": 10, **result}}))
     assert score_split(run, "validation")["scored"] == "again"
     assert json.loads(kept.read_text())["result"]["scored"] == "again"
+
+
+def test_a_kept_score_brings_no_key_of_its_own(tmp_path):
+    """cross_validate spreads a score into {"fold": i, "seed": s, **score}: a "fold" kept in the file had
+    replaced the real one."""
+    from hostile_support import crafted_run
+
+    from train.tune import _score_key, score_split
+
+    run = crafted_run(tmp_path / "run")
+    good = {"run": "run", "windows": 10, "accuracy": 0.9, "macro_f1": 0.9, "subjects": ["1"],
+            "per_subject": {"1": {"accuracy": 1.0}}, "robustness": {"worst_drop_points": 0.5}}
+    (run / "score-validation.json").write_text(json.dumps({"key": _score_key(run, "validation"),
+                                                           "result": {**good, "fold": 7, "seed": 9}}))
+    assert score_split(run, "validation") == good
 
 
 def test_an_old_tune_folder_with_an_empty_run_folder_left_by_a_kill_is_still_ours(tmp_path):

@@ -59,12 +59,19 @@ def join_members(config: RunConfig, run: Path, contract: Contract):
     """The run's model: its members trained (or found), their weights copied into one averaging model."""
     from train.models import build_model
 
-    models = seed_runs(member_configs(config), run / MEMBERS, contract, "member")
+    from train.run import RunError
+
+    configs = member_configs(config)
+    models = seed_runs(configs, run / MEMBERS, contract, "member")
     regression = contract.task == "regression"
     joined = build_model(config.family, contract.window, contract.input_channels,
                          1 if regression else len(contract.class_names), config.model,
                          config.train.output_activation if regression else "softmax",
                          channel_names=contract.channels, target=contract.target)
-    for i, model in enumerate(models, 1):
-        joined.get_layer(f"member{i}").set_weights(model.get_weights())
+    for i, (member, model) in enumerate(zip(configs, models), 1):
+        try:
+            joined.get_layer(f"member{i}").set_weights(model.get_weights())
+        except ValueError:  # its config.json says this recipe, its model.keras is another network
+            raise RunError(f"{run / MEMBERS / f'seed{member.train.seed}' / 'model.keras'}: a network of another "
+                           "architecture than the run's recipe; retrain the run with --overwrite") from None
     return joined

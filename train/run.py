@@ -128,11 +128,15 @@ def training_summary(run: Path) -> dict:
     path = run / FINISHED
     try:
         summary = json.loads(read_small_text(path))
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError) as error:  # read_small_text's errors name the path; JSON's do not
+        if str(path) in str(error):
+            raise RunError(f"{error}; retrain the run") from None
         summary = None
     kinds = {"fit_seconds": (int, float), "best_epoch": int, "epochs": int, "final_model": str}
-    if not isinstance(summary, dict) or not all(isinstance(summary.get(k), t) for k, t in kinds.items()):
-        raise RunError(f"{path}: damaged (expected {sorted(kinds)}); retrain the run")
+    if not isinstance(summary, dict) or not all(type(summary.get(k)) in (t if isinstance(t, tuple) else (t,))
+                                                for k, t in kinds.items()) \
+            or not all(math.isfinite(summary[k]) and summary[k] >= 0 for k in ("fit_seconds", "best_epoch", "epochs")):
+        raise RunError(f"{path}: damaged (expected {sorted(kinds)}, numbers finite and not negative); retrain the run")
     return {k: summary[k] for k in kinds}
 
 

@@ -114,7 +114,7 @@ def score_split(run: Path, split: str) -> dict:
     try:
         kept = json.loads(read_small_text(stored))  # never hangs on a FIFO
         if isinstance(kept, dict) and kept.get("key") == key and _usable(kept.get("result")):
-            return kept["result"]
+            return {k: kept["result"][k] for k in SCORE_KEYS}  # no other key rides in (a "fold" of its own, say)
     except (OSError, ValueError, RecursionError):
         pass
     result = _score(run, split)
@@ -123,14 +123,30 @@ def score_split(run: Path, split: str) -> dict:
 
 
 def _usable(result) -> bool:
-    """A kept score has the shape and the finite numbers the reports read (a score file is data)."""
+    """A kept score has the shape and the finite numbers the reports read, and no number anywhere that is not
+    finite (a score file is data, and cv.json must stay JSON)."""
     try:
         values = [*figures(result).values(), result["windows"], *(f["accuracy"] for f in result["per_subject"].values())]
         return (all(isinstance(s, str) for s in result["subjects"]) and list(result["per_subject"]) == result["subjects"]
-                and isinstance(result["run"], str) and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
+                and isinstance(result["run"], str) and all(k in result for k in SCORE_KEYS) and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+                and _finite_throughout(result))
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return False
+
+
+def _finite_throughout(value) -> bool:
+    """No NaN or infinity anywhere in a JSON value (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        stack.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())
+    return True
+
+
+SCORE_KEYS = ("run", "subjects", "windows", "accuracy", "macro_f1", "per_subject", "robustness")
 
 
 def _score(run: Path, split: str) -> dict:
@@ -174,7 +190,7 @@ def cross_validate(config: RunConfig, k: int, folder: Path, seeds: int = 1) -> d
               "lowest_worst_subject_accuracy": min(figures(r)["worst_subject_accuracy"] for r in results)}
     if ensembles:
         report["seed_ensemble"] = {"folds": ensembles, **summarise(ensembles)}
-    atomic_write(folder / "cv.json", json.dumps(report, indent=2))
+    atomic_write(folder / "cv.json", json.dumps(report, indent=2, allow_nan=False))
     atomic_write(folder / "cv.md", cv_markdown(report))
     return report
 
@@ -210,7 +226,7 @@ def final(config: RunConfig, seeds: int, folder: Path, cv: dict) -> dict:
     gap = {name: 100 * (cv["mean"][name] - test["mean"][name]) for name in ("accuracy", "macro_f1")}
     report = {"recipe": config.to_dict(), "cv": {"k": cv["k"], "mean": cv["mean"], "std": cv["std"]},
               "test": results, "test_mean": test["mean"], "test_std": test["std"], "cv_minus_test_points": gap}
-    atomic_write(folder / "final.json", json.dumps(report, indent=2))
+    atomic_write(folder / "final.json", json.dumps(report, indent=2, allow_nan=False))
     atomic_write(folder / "final.md", final_markdown(report))
     return report
 

@@ -15,7 +15,7 @@ from train.config import checked, length
 from train.data.csv_files import load_csv_folder
 from train.data.hapt import EMBEDDED_HAPT, load_hapt
 from train.data.pamap2 import load_pamap2
-from train.data.recording import DataError, LoadReport, Recording, select_channels
+from train.data.recording import DataError, LoadReport, Recording, printable_name, select_channels
 from train.data.split import class_mapping, split_subjects
 from train.data.summary import summarise
 from train.data.targets import TARGETS, target_normalisation, with_target
@@ -77,6 +77,8 @@ class DataConfig:
             raise ValueError(f"[data] target '{config.target}' is not one of {sorted(TARGETS)}")
         if config.target is not None and config.target_column is not None:
             raise ValueError("[data] target and target_column both name a regression target; give one")
+        for name in config.rename.values():  # class names, printed and embedded like the data's own labels
+            printable_name(name, "[data] rename", "activity")
         for key in ("window", "stride"):
             samples_or_seconds = length(getattr(config, key), key)
             if isinstance(samples_or_seconds, int):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device_runtime.contract_checks import MAX_NAME
+
 UNLABELLED = -1  # label id of a sample that belongs to no activity
 NOT_FINITE = "not finite as float32 (inf, NaN or beyond +-3.4e38)"
 
@@ -26,11 +28,12 @@ class DataError(ValueError):
 
 
 def printable_name(text: str, source: str, field: str, line: int | None = None) -> str:
-    """An activity or subject name, refused if it holds a newline, tab or other control character: names
-    are printed in terminals and reports, where one could start a heading or a terminal escape."""
-    if not text.isprintable():
-        raise DataError(source, f"{field} {text!r} holds a control character (a newline, tab or escape); "
-                        "names must be one line of printable text", line=line, field=field)
+    """An activity or subject name, refused if it holds a newline, tab or other control character (names are
+    printed in terminals and reports, where one could start a heading or a terminal escape), or if it is
+    longer than a contract holds."""
+    if not isinstance(text, str) or not text.isprintable() or len(text) > MAX_NAME:
+        raise DataError(source, f"{field} {str(text)[:80]!r}: names must be one line of printable text (no newline, "
+                        f"tab or escape) of at most {MAX_NAME} characters", line=line, field=field)
     return text
 
 
