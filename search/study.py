@@ -12,7 +12,6 @@ would otherwise loop until --time.
 from __future__ import annotations
 
 import json
-import logging
 import multiprocessing
 import os
 import shutil
@@ -48,22 +47,11 @@ def storage(url: str):
             raise ValueError(f"--storage {url}: Optuna cannot open it ({type(error).__name__}: {reason})") from None
 
 
-class _OneLine(logging.Filter):
-    """Optuna logs a failed trial with its traceback; its reason is one line (and kept as failed_because)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        return True
-
-
 def open_study(settings: SearchSettings, worker: int = 0):
     """Create the study, or join it with the settings it was created with (kept as user attributes)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for handler in logging.getLogger("optuna").handlers:  # Optuna's own, made by set_verbosity
-        if not any(isinstance(f, _OneLine) for f in handler.filters):
-            handler.addFilter(_OneLine())
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is one line of ours, not its traceback
     with warnings.catch_warnings():  # multivariate TPE over a conditional space (group) is "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=settings.seed + worker, multivariate=True, group=True,
@@ -154,7 +142,9 @@ def _recorded(trial, settings: SearchSettings):
     except optuna.TrialPruned:
         raise
     except Exception as error:
-        trial.set_user_attr("failed_because", f"{type(error).__name__}: {' '.join(str(error).split())[:300]}")
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+        trial.set_user_attr("failed_because", reason)
+        print(f"har search: trial {trial.number} failed: {reason}", file=sys.stderr, flush=True)
         raise
 
 
