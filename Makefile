@@ -7,19 +7,31 @@ CONFIG ?= configs/default.toml
 RUN := runs/default
 SOURCES := $(wildcard train/*.py train/data/*.py convert/*.py device_runtime/*.py) data/uci-hapt.tar.xz
 
-.PHONY: test test-fast bench summary clean
+.PHONY: test test-fast bench summary clean FORCE
 .DELETE_ON_ERROR:
 
+# A .venv/ without pip (a python3 without its venv module, or a Ctrl-C while it was made) is made again.
 $(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { \
+	  rm -rf $(VENV); echo "make: '$(PYTHON) -m venv' failed: install Python's venv module (Debian, Ubuntu: apt install python3-venv), then run make again" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[train,device,dev]'
 	touch $@
 
 # The main job: train on the embedded HAPT data, convert to a validated int8 model.
-# Retrains when the config or the code changes; a killed training resumes; outputs are written atomically.
-model.tflite: $(INSTALLED) $(CONFIG) $(SOURCES)
+# Retrains when the config (its content, or CONFIG= naming another) or the code changes; a killed training
+# resumes; a killed or refused conversion converts again without retraining; outputs are written atomically.
+TRAINED := $(RUN)/.trained-by-make
+CONFIG_USED := runs/.config-used-by-make
+
+$(CONFIG_USED): FORCE
+	@mkdir -p runs && echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' > $@
+
+$(TRAINED): $(INSTALLED) $(CONFIG) $(CONFIG_USED) $(SOURCES)
 	$(BIN)/har train --config $(CONFIG) --name default --overwrite
+	touch $@
+
+model.tflite: $(TRAINED)
 	$(BIN)/har convert $(RUN) --out $@
 
 summary: $(INSTALLED)
@@ -36,4 +48,4 @@ bench: $(INSTALLED)
 	$(BIN)/har bench
 
 clean:
-	rm -rf runs model.tflite model.contract.json model.report.json model.report.md model.rejected.report.* .model.tflite.lock firmware stream_eval
+	rm -rf runs model.tflite model.contract.json model.report.json model.report.md model.rejected.report.* .model.tflite.lock .model.tflite.staging.* firmware stream_eval

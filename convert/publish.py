@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import shutil
 import stat
@@ -68,6 +69,9 @@ def staging(out: Path) -> Iterator[Path]:
         except BlockingIOError:
             raise OutputBusy(f"--out {out}: another `har convert` is writing this model (it holds {lock_path.name}); "
                              "wait for it to finish or choose another --out") from None
+        for stale in out.parent.glob(f".{glob.escape(out.name)}.staging.*"):  # a killed conversion's: the lock is ours
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
         folder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging."))
         try:
             yield folder

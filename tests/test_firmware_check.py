@@ -19,6 +19,7 @@ from firmware_gen.generate import FirmwareError, generate
 REPO = Path(__file__).resolve().parent.parent
 STUBS = REPO / "firmware_gen" / "stubs"
 TOOLS = ("g++", "arm-none-eabi-g++", "arm-none-eabi-size", "qemu-system-arm")
+TFLM = Path(os.environ.get("TFLM_ROOT") or DEFAULT_TFLM)  # as `har firmware` finds it
 
 
 def har(*args, cwd, env=None):
@@ -27,9 +28,9 @@ def har(*args, cwd, env=None):
 
 
 def needs_toolchain():
-    missing = [t for t in TOOLS if not shutil.which(t)] + ([] if DEFAULT_TFLM.is_dir() else [str(DEFAULT_TFLM)])
+    missing = [t for t in TOOLS if not shutil.which(t)] + ([] if TFLM.is_dir() else [f"{TFLM} (or TFLM_ROOT)"])
     if missing and os.environ.get("CI"):
-        pytest.fail(f"missing {missing}: .ci/run installs the packages")
+        pytest.fail(f"missing {missing}: .ci/run installs the packages and needs the tree")
     if missing:
         pytest.skip(f"missing {missing}")
 
@@ -92,7 +93,7 @@ def test_the_arduino_library_builds_and_runs_on_the_host(tiny_model, tmp_path):
     shutil.copy(library / "examples" / "HarClassifier" / "HarClassifier.ino", tmp_path)
     sources = [*sorted((library / "src").glob("*.c*")), tmp_path / "run.cc"]
     target = tflm_build.Target()
-    exe = tflm_build.build(library / "src", sources, tmp_path / "build", target, DEFAULT_TFLM,
+    exe = tflm_build.build(library / "src", sources, tmp_path / "build", target, TFLM,
                            ops_of(tiny_model.read_bytes()), (f"-I{STUBS}", f"-I{tmp_path}"))
     lines = tflm_build.run([exe], cwd=tmp_path).splitlines()
     results = [json.loads(line) for line in lines]
@@ -122,7 +123,7 @@ def test_check_on_the_default_model_meets_the_issue_10_figures(int8_model, tmp_p
     from firmware_gen import check, tflm_build
 
     ops = ops_of((tmp_path / "model.tflite").read_bytes())
-    app = tflm_build.section_sizes(check.build_app(tmp_path / "fw", "har", check.M4_CHECK, DEFAULT_TFLM, ops, kind="main"))
+    app = tflm_build.section_sizes(check.build_app(tmp_path / "fw", "har", check.M4_CHECK, TFLM, ops, kind="main"))
     assert app["text_bytes"] + app["data_bytes"] <= 160 * 1024 and app["data_bytes"] + app["bss_bytes"] <= 16 * 1024
     assert 0 < m4["arena_used_bytes"] <= m4["arena_bytes"]
     assert stream["predictions"] > 100 and stream["agreement"] == 1.0
@@ -140,7 +141,7 @@ def test_a_model_of_several_networks_runs_bit_exactly_in_the_generated_firmware(
 
     generate(tiny_pair_model, tmp_path / "fw")
     assert "#define HAR_MODEL_PARTS 3" in (tmp_path / "fw" / "model_data.h").read_text()
-    report = check.check(tiny_pair_model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=4)
+    report = check.check(tiny_pair_model, tmp_path / "fw", "har", TFLM, None, "hapt", m4_windows=4)
     assert check.passed(report) and report["host"]["windows"] > 2500 and report["m4"]["windows"] == 4
 
 
@@ -153,12 +154,12 @@ def test_a_build_may_define_a_smaller_arena_and_one_too_small_is_refused_by_init
     from firmware_gen import check, tflm_build
 
     generate(tiny_pair_model, tmp_path / "fw")
-    report = check.check(tiny_pair_model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=2)
+    report = check.check(tiny_pair_model, tmp_path / "fw", "har", TFLM, None, "hapt", m4_windows=2)
     m4 = report["m4"]
     assert m4["arena_used_bytes"] < m4["arena_fits_bytes"] < m4["arena_bytes"] and m4["arena_fits_bytes"] % 16 == 0
     assert f"-DHAR_TENSOR_ARENA_SIZE={m4['arena_fits_bytes']}" in (tmp_path / "fw" / "firmware.report.md").read_text()
     ops = ops_of(tiny_pair_model.read_bytes())
-    small = check.build_app(tmp_path / "fw", "har", check.HOST, DEFAULT_TFLM, ops, arena=256)
+    small = check.build_app(tmp_path / "fw", "har", check.HOST, TFLM, ops, arena=256)
     (small.parent / "windows.bin").write_bytes(bytes(0))
     result = subprocess.run([small], cwd=small.parent, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout.startswith("error init")
@@ -173,7 +174,7 @@ def test_a_model_with_vertical_inputs_runs_bit_exactly_in_the_generated_firmware
     from firmware_gen import check
 
     generate(tiny_vertical_model, tmp_path / "fw")
-    report = check.check(tiny_vertical_model, tmp_path / "fw", "har", DEFAULT_TFLM, None, "hapt", m4_windows=4)
+    report = check.check(tiny_vertical_model, tmp_path / "fw", "har", TFLM, None, "hapt", m4_windows=4)
     assert check.passed(report) and report["stream"]["predictions"] > 100 and report["m4"]["windows"] == 4
 
 
@@ -201,7 +202,7 @@ def test_main_reads_a_hostile_stream_as_the_pi_runtime_does(tiny_model, tmp_path
     stream = tmp_path / "stream.csv"
     stream.write_text("timestamp_ms," + ",".join(contract.channels) + "\n" + "\n".join(lines) + "\n")
     generate(tiny_model, tmp_path / "fw")
-    main = check.build_app(tmp_path / "fw", "har", check.HOST, DEFAULT_TFLM, ops_of(tiny_model.read_bytes()), kind="main")
+    main = check.build_app(tmp_path / "fw", "har", check.HOST, TFLM, ops_of(tiny_model.read_bytes()), kind="main")
     with open(stream, "rb") as stdin:
         ours = [json.loads(line) for line in subprocess.run([main], stdin=stdin, capture_output=True, check=True,
                                                             timeout=300).stdout.splitlines()]

@@ -49,6 +49,22 @@ def test_second_concurrent_conversion_to_one_output_is_refused(har, tmp_path):
     assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == [".m.tflite.lock"]
 
 
+def test_a_killed_conversions_staging_folder_is_removed_by_the_next(tmp_path):
+    """SIGKILL leaves .m.tflite.staging.*/ (a model and its contract) that nothing had cleaned up; the next
+    conversion to that --out, holding its lock, removes it (a link of that name is left alone)."""
+    from convert.publish import staging
+
+    stale = tmp_path / ".m.tflite.staging.k1ll3d"
+    stale.mkdir()
+    (stale / "m.tflite").write_bytes(b"half")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / ".m.tflite.staging.link").symlink_to(elsewhere)
+    with staging(tmp_path / "m.tflite") as folder:
+        assert folder.name.startswith(".m.tflite.staging.") and not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.tflite.lock", ".m.tflite.staging.link", "elsewhere"]
+
+
 @pytest.mark.parametrize("out, message", [("folder", "is a folder"), ("m.txt", "must end in .tflite"),
                                           ("run/model.keras", "must end in .tflite")])
 def test_bad_output_paths(har, tmp_path, out, message):
@@ -67,13 +83,16 @@ def test_representative_must_be_positive(har, tmp_path):
 
 
 @pytest.mark.slow
-def test_failed_conversion_leaves_the_good_model_and_its_report(har, tmp_path, trained, converted):
+def test_failed_conversion_leaves_the_good_model_and_its_report(har, tmp_path, trained, converted, monkeypatch):
+    import convert.pipeline
+
+    monkeypatch.setattr(convert.pipeline, "quality_problems", lambda *args: ["int8 accuracy is 9 points below float"])
     out, run = tmp_path / "cwd" / "m.tflite", copy_run(trained, tmp_path)
     for path in converted.parent.glob("m.*"):
         shutil.copyfile(path, out.with_name(path.name))
     good = {p.name: p.read_bytes() for p in out.parent.glob("m.*")}
     with only_changes(tmp_path, "cwd/m.rejected.report.json", "cwd/m.rejected.report.md", "cwd/.m.tflite.lock"):
-        status, err = har("convert", run, "--out", "m.tflite", "--max-drop", "-100")
+        status, err = har("convert", run, "--out", "m.tflite")
     assert status == 1 and "m.tflite not written" in err and "m.rejected.report.md" in err
     assert {p.name: p.read_bytes() for p in out.parent.glob("m.*") if "rejected" not in p.name} == good
     assert json.loads(out.with_name("m.rejected.report.json").read_text())["passed"] is False

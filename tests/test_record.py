@@ -1,6 +1,7 @@
 """The recorder (`python -m device_runtime.record`, behind `har record`) over a pseudo-terminal: key labels,
 rows flushed as they come, Ctrl-C, an unplugged cable, a device clock that restarts; and the protocol file. The files it writes load with the CSV loader."""
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -178,9 +179,9 @@ def test_late_timestamps_are_exact_and_a_clock_reset_never_stops_on_a_taken_name
 @pytest.mark.parametrize("closed, message", [("<&-", "standard input, which is closed; give --protocol FILE"),
                                              (">&-", "standard output is closed")])
 def test_a_closed_standard_stream_is_a_message_not_a_traceback(tmp_path, closed, message):
-    options = "--labels walk" if closed == "<&-" else f"--protocol {write(tmp_path / 'p.txt', 'walk 1 s')}"
-    command = (f"exec {sys.executable} -m device_runtime.record --port {tmp_path}/no-port --out {tmp_path}/r.csv "
-               f"--subject s1 {options} {closed}")
+    options = "--labels walk" if closed == "<&-" else f"--protocol {shlex.quote(str(write(tmp_path / 'p.txt', 'walk 1 s')))}"
+    command = (f"exec {shlex.quote(sys.executable)} -m device_runtime.record --port {shlex.quote(str(tmp_path / 'no-port'))} "
+               f"--out {shlex.quote(str(tmp_path / 'r.csv'))} --subject s1 {options} {closed}")
     process = subprocess.Popen(["sh", "-c", command], stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
                                cwd=REPO)
     time.sleep(3)  # no port: the recorder waits for it; a SIGINT then ends the recording and prints its summary

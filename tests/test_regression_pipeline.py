@@ -1,5 +1,6 @@
 """A tiny cadence model through every stage: train, convert, firmware --check, the Pi runtime's replay."""
 import json
+import os
 import subprocess
 import sys
 
@@ -62,6 +63,8 @@ def test_firmware_check_passes_bit_for_bit(cadence_model, tmp_path):
     try:
         tflm = tflm_root(None)
     except ValueError:
+        if os.environ.get("CI"):
+            raise
         pytest.skip("no TensorFlow Lite Micro tree")
     model, _ = cadence_model
     generate(model, tmp_path)
