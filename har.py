@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         os.environ["HAR_VERBOSE"] = "1"  # TensorFlow's start-up lines too (train/quiet.py)
     previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
+    hook, sys.unraisablehook = sys.unraisablehook, _swallowed
     try:
         return args.func(args)
     except (ValueError, OSError) as error:  # DataError, ModelError, ContractError, ... are ValueErrors
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"har {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:  # once a SIGTERM came, later ones stay ignored while the interpreter shuts down
+        sys.unraisablehook = hook
         if previous is not None and signal.getsignal(signal.SIGTERM) is _terminated:
             signal.signal(signal.SIGTERM, previous)
 
@@ -88,7 +90,24 @@ def _terminated(signum, frame) -> None:
     """A SIGTERM stops a command as Ctrl-C does, so its cleanup runs (a conversion's staging folder and lock,
     a training's resumable state); a second one during that cleanup is ignored."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    interrupt = KeyboardInterrupt()
+    interrupt.signum = signal.SIGTERM
+    raise interrupt
+
+
+def _swallowed(unraisable) -> None:
+    """sys.unraisablehook: a Ctrl-C or SIGTERM whose handler runs inside a finalizer (TensorFlow's function
+    objects have them) raises KeyboardInterrupt there, which Python drops: the command went on, and a
+    conversion published its model after `make` had stopped. The signal is sent again, to land where the
+    command is."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return sys.__unraisablehook__(unraisable)
+    import threading
+
+    signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+    if signum == signal.SIGTERM:
+        signal.signal(signal.SIGTERM, _terminated)
+    threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()  # from here it would be handled here again
 
 
 if __name__ == "__main__":

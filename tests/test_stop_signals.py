@@ -1,11 +1,13 @@
-"""The stop handling of the Pi runtime and the recorder (device_runtime/signals.py): a signal is a clean stop
-wherever Python happens to handle it."""
+"""The stop handling of the Pi runtime and the recorder (device_runtime/signals.py), and of `har` (har.py): a
+signal is a clean stop wherever Python happens to handle it."""
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from conftest import REPO
 
 
 def test_a_signal_while_native_code_imports_is_held_then_a_clean_stop():
@@ -69,3 +71,18 @@ def test_a_held_signal_is_a_stop_once_released():
         release_signals()
         for number, handler in handlers.items():
             signal.signal(number, handler)
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_har_command_does_not_lose_a_stop_that_lands_in_a_finalizer(number):
+    """A Ctrl-C during `har convert` had raised KeyboardInterrupt inside one of TensorFlow's finalizers,
+    which Python drops: the conversion went on and published after `make` had stopped."""
+    code = ("import signal, sys, time\nimport har\n"
+            "class Finalized:\n    def __del__(self):\n        signal.raise_signal(%d)\n"
+            "def command(args):\n    Finalized()\n    time.sleep(2)\n    print('went on')\n    return 0\n"
+            "parser = har.build_parser\nhar.build_parser = lambda: type('P', (), {'parse_args': lambda self, argv: "
+            "type('A', (), {'verbose': False, 'func': staticmethod(command), 'command': 'convert'})()})()\n"
+            "sys.exit(har.main([]))\n" % int(number))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 130 and "went on" not in result.stdout and "interrupted" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
