@@ -13,6 +13,7 @@ import signal
 import sys
 
 EPILOG = "Run `har COMMAND --help` for the options of each stage."
+_previous_hooks: list = []  # sys.unraisablehook before each main() now running (in-process callers nest)
 
 
 def _register_record(stages) -> None:
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         os.environ["HAR_VERBOSE"] = "1"  # TensorFlow's start-up lines too (train/quiet.py)
     previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
-    hook, sys.unraisablehook = sys.unraisablehook, _swallowed
+    hook = sys.unraisablehook
+    _previous_hooks.append(hook)
+    sys.unraisablehook = _swallowed
     try:
         return args.func(args)
     except (ValueError, OSError) as error:  # DataError, ModelError, ContractError, ... are ValueErrors
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:  # once a SIGTERM came, later ones stay ignored while the interpreter shuts down
         sys.unraisablehook = hook
+        _previous_hooks.pop()
         if previous is not None and signal.getsignal(signal.SIGTERM) is _terminated:
             signal.signal(signal.SIGTERM, previous)
 
@@ -101,7 +105,7 @@ def _swallowed(unraisable) -> None:
     conversion published its model after `make` had stopped. The signal is sent again, to land where the
     command is."""
     if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-        return sys.__unraisablehook__(unraisable)
+        return (_previous_hooks[-1] if _previous_hooks else sys.__unraisablehook__)(unraisable)
     import threading
 
     signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
