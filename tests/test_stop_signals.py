@@ -78,6 +78,7 @@ def test_a_har_command_does_not_lose_a_stop_that_lands_in_a_finalizer(number):
     """A Ctrl-C during `har convert` had raised KeyboardInterrupt inside one of TensorFlow's finalizers,
     which Python drops: the conversion went on and published after `make` had stopped."""
     code = ("import signal, sys, time\nimport har\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as a terminal's; a background job's is ignored
             "class Finalized:\n    def __del__(self):\n        signal.raise_signal(%d)\n"
             "def command(args):\n    Finalized()\n    time.sleep(2)\n    print('went on')\n    return 0\n"
             "parser = har.build_parser\nhar.build_parser = lambda: type('P', (), {'parse_args': lambda self, argv: "
