@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime import preprocess
-from device_runtime.contract_checks import CONTRACT_VERSION, MAX_NAME, problems
+from device_runtime.contract_checks import CONTRACT_VERSION, MAX_NAME, contract_problems
 from device_runtime.model_file import METADATA_NAME, ModelError, read_metadata, read_small_text
 
 
@@ -50,9 +50,9 @@ class Contract:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        found = problems(self)
-        if found:
-            raise ContractError("invalid preprocessing contract: " + "; ".join(found))
+        problems = contract_problems(self)
+        if problems:
+            raise ContractError("invalid preprocessing contract: " + "; ".join(problems))
 
     def normalise(self, windows: np.ndarray) -> np.ndarray:
         """(..., window, channels) raw units -> z-scores, with the device runtime's own arithmetic."""

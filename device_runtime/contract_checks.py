@@ -24,15 +24,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _utf8(text: str) -> bool:
-    """False for a lone surrogate (JSON's "\\ud800"), which no file or C source can hold."""
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 def _depth(value: object, limit: int) -> bool:
     """Whether JSON lists and objects nest deeper than `limit` (counted without recursion: a crafted extra
     600 levels deep had been a RecursionError wherever the contract was copied or compared)."""
@@ -47,8 +38,8 @@ def _depth(value: object, limit: int) -> bool:
 def _names(values: object, what: str, limit: int, problems: list[str]) -> int:
     """Check a list of short strings; return its length (0 when it is not one)."""
     shortest = 0 if what == "units" else 1  # a unit may be unknown ("")
-    if not isinstance(values, list) or not all(isinstance(v, str) and shortest <= len(v) <= MAX_NAME and _utf8(v)
-                                               and v.isprintable() for v in values):
+    if not isinstance(values, list) or not all(isinstance(v, str) and shortest <= len(v) <= MAX_NAME and v.isprintable()
+                                               for v in values):  # not a lone surrogate (JSON's "\\ud800") either
         problems.append(f"{what} must be a list of names of {shortest}-{MAX_NAME} characters (printable UTF-8 "
                         "text: no newline, tab or escape, which would reach terminals and reports)")
         return 0
@@ -59,7 +50,7 @@ def _names(values: object, what: str, limit: int, problems: list[str]) -> int:
     return len(values)
 
 
-def problems(c) -> list[str]:
+def contract_problems(c) -> list[str]:
     """Everything wrong with the contract, in words naming the field."""
     problems: list[str] = []
     if c.version != CONTRACT_VERSION:
