@@ -187,6 +187,7 @@ def test_damaged_finished_marker(har, tmp_path, summary):
     ('{"train": {"augment_rotation_classes": {"WALKING": 1e9}}}', "augment_rotation_classes"),
     ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
     ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
+    ('{"train": {"augment_warp": 0.9}}', "augment_warp"),
     ('{"train": {"distill": 9}}', "distill"),
     ('{"model": {"members": 1e9}}', "members"),
     ('{"model": {"members": 2}, "train": {"distill": 2}}', "members"),

@@ -1,5 +1,7 @@
 """Recipe options against the gyro-mean shortcut: the gravity branch from the accelerometer only, and a
 random gyro (or accelerometer) bias in training, each the size it says in the channel's own unit."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -146,6 +148,29 @@ def test_speed_resamples_each_window_at_one_pace_within_the_bound_and_recomputes
     assert pace.min() >= 0.8 - 1e-4 and pace.max() <= 1.2 + 1e-4 and pace.min() < 0.85 and pace.max() > 1.15
     at = 7.5 + (np.arange(16) - 7.5) * pace[:, None]
     np.testing.assert_allclose(read[:, :, 0], 15 - np.abs(15 - np.abs(at)), atol=1e-4)  # reflected at both ends
+
+
+@pytest.mark.slow
+def test_warp_scales_each_windows_motion_by_one_gain_curve_through_five_knots_and_keeps_its_mean():
+    """augment_warp: every input's motion about its window mean times one gain per sample, the same for every
+    channel, linear between 5 knots (the window's ends and quarters) drawn about 1 within 1 +- 2 sigma."""
+    import tensorflow as tf
+
+    from train.augment import augmenter
+
+    plain = contract("rad/s")
+    signs = np.where(np.arange(17) % 2, 1.0, -1.0)[None, :, None]  # one window of 17 samples: knots 4 apart
+    x = np.broadcast_to(signs * [1, 2, 3, 4, 5, 6] + np.arange(6), (500, 17, 6)).astype(np.float32)
+    tf.random.set_seed(0)
+    config = TrainConfig(augment_scale=0.0, augment_noise=0.0, augment_warp=0.2)
+    out = augmenter(config, dataclasses.replace(plain, window=17))(tf.constant(x), None)[0].numpy()
+    mean = x.mean(axis=1, keepdims=True)
+    gain = (out - mean) / (x - mean)
+    np.testing.assert_allclose(gain, gain[:, :, :1].repeat(6, axis=2), rtol=1e-5)  # one curve for every channel
+    knots = gain[:, ::4, 0]
+    np.testing.assert_allclose(gain[:, 2::4, 0], (knots[:, :-1] + knots[:, 1:]) / 2, rtol=1e-5)  # linear between
+    assert knots.min() >= 0.6 - 1e-5 and knots.max() <= 1.4 + 1e-5 and 0.15 < knots.std() < 0.2
+    assert np.abs(knots - knots[:, :1]).max() > 0.3  # the gain drifts within a window
 
 
 def _turn_angles(raw: np.ndarray, turned: np.ndarray) -> np.ndarray:

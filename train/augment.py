@@ -23,6 +23,7 @@ def augmenter(config: TrainConfig, contract: Contract):
     physical = [rotator(contract, config)] if rotation_limits(contract, config).any() else []
     physical += [speeder(contract, config.augment_speed)] if config.augment_speed else []
     to_raw, to_inputs = contract_arithmetic(contract)
+    warp = warper(contract.window, config.augment_warp) if config.augment_warp else None
 
     def augment(x, y, *rest):
         """Scale the motion, not the posture: the window's mean (where gravity falls on the sensor, which
@@ -30,13 +31,16 @@ def augmenter(config: TrainConfig, contract: Contract):
         gyro's mean, which real sensors get wrong, useless as a cue; an accelerometer bias (augment_acc_bias)
         teaches that a slightly shifted gravity vector is the same posture; a small random rotation of the
         sensor (augment_rotation, per class augment_rotation_classes) that a wearer's mount differs from the
-        recordings'; a random pace (augment_speed) that people walk and climb at their own cadence."""
+        recordings'; a random pace (augment_speed) that people walk and climb at their own cadence; a gain
+        that drifts along the window (augment_warp) that no two steps land alike."""
         if physical:
             raw = to_raw(x)
             for change in physical:
                 raw = change(raw, y)
             x = to_inputs(raw)
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1), 1 - config.augment_scale, 1 + config.augment_scale)
+        if warp is not None:
+            scale *= warp(tf.shape(x)[0])
         mean = tf.reduce_mean(x, axis=1, keepdims=True)
         x = mean + (x - mean) * scale + tf.random.normal(tf.shape(x), stddev=config.augment_noise)
         if config.augment_gyro_bias or config.augment_acc_bias:
@@ -155,6 +159,25 @@ def speeder(contract: Contract, fraction: float):
         return (1 - weight) * tf.gather(raw, before, batch_dims=1) + weight * tf.gather(raw, before + 1, batch_dims=1)
 
     return speed
+
+
+WARP_KNOTS = 5  # a gain drawn every quarter window (0.64 s at the default 2.56 s: about a step)
+
+
+def warper(window: int, sigma: float):
+    """batch -> (batch, window, 1) gains: WARP_KNOTS values drawn about 1 (standard deviation `sigma`,
+    kept within 1 +- 2 sigma) and interpolated linearly along the window (magnitude warping)."""
+    import tensorflow as tf
+
+    at = tf.linspace(0.0, WARP_KNOTS - 1.0, window)
+    before = tf.minimum(tf.cast(tf.floor(at), tf.int32), WARP_KNOTS - 2)
+    weight = (at - tf.cast(before, tf.float32))[None, :, None]
+
+    def gains(batch):
+        knots = 1 + tf.random.truncated_normal((batch, WARP_KNOTS, 1), stddev=sigma)
+        return (1 - weight) * tf.gather(knots, before, axis=1) + weight * tf.gather(knots, before + 1, axis=1)
+
+    return gains
 
 
 def _random_rotations(batch, largest):

@@ -34,6 +34,7 @@ class TrainConfig:
     # walk however the sensor sits; a posture is told by where gravity falls on it)
     augment_rotation_classes: dict = field(default_factory=dict)
     augment_speed: float = 0.0  # each window's motion played 1 +- this times as fast (another wearer's pace)
+    augment_warp: float = 0.0  # the motion's gain drifting along the window: 5 knots about 1, this their spread
     distill: int = 0  # K > 0: train K teachers (seeds seed..seed+K-1), then this model on their mean outputs
     checkpoint: str = "best"  # "best": keep the best epoch only; "every": also keep every epoch
     loss: str = "mse"  # regression only: "mse" or "mae"
@@ -53,7 +54,7 @@ def _train_problems(c: TrainConfig) -> list[str]:
     bounds = [("epochs", c.epochs >= 1, "at least 1"), ("batch_size", 1 <= c.batch_size <= 65536, "from 1 to 65536"),
               ("learning_rate", 0 < c.learning_rate <= 1, "above 0 and at most 1"),
               ("seed", c.seed < 2**32, "below 2**32 (TensorFlow's and numpy's seeds)"),
-              ("augment_scale", c.augment_scale < 1, "below 1"),
+              ("augment_scale", c.augment_scale < 1, "below 1"), ("augment_warp", c.augment_warp <= 0.5, "at most 0.5"),
               ("augment_speed", c.augment_speed <= 0.5, "at most 0.5"), ("distill", c.distill <= 8, "at most 8 (teachers)"),
               ("augment_rotation", c.augment_rotation <= 180, "at most 180 (degrees)")]
     choices = {"checkpoint": ("best", "every"), "final_model": ("last", "best"), "loss": ("mse", "mae"),
