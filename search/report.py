@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from device_runtime.files import atomic_write
-from search.budget import shown
+from search.budget import COST_KEYS, shown
 from train.report_table import markdown_table
 
 COLUMNS = ["trial", "state", "family", "int8_macro_f1", "int8_macro_f1_std", "int8_accuracy", "float_macro_f1",
@@ -65,10 +65,14 @@ def _number(value) -> int | float | None:
 
 
 def settings_of(study) -> dict:
-    """The settings the study was created with, or {} when they are missing or damaged."""
+    """The settings the study was created with, those the reports print kept only where they have the shape
+    `har search` gives them (a study database is data: a crafted one must not write headings into pareto.md)."""
     settings = _mapping(study.user_attrs.get("settings"))
     budget = _mapping(settings.get("budget"))
-    return {**settings, "budget": {k: v for k, v in budget.items() if isinstance(k, str) and _number(v) is not None}}
+    counts = {k: settings.get(k) for k in ("cv", "epochs")}
+    return {**settings, "budget": {k: v for k, v in budget.items() if k in COST_KEYS and _number(v) is not None},
+            **{k: v if isinstance(v, int) and not isinstance(v, bool) else "?" for k, v in counts.items()},
+            "compute": settings.get("compute") if settings.get("compute") in ("macs", "instructions") else "macs"}
 
 
 def front(study) -> list[int]:

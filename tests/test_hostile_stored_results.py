@@ -52,6 +52,19 @@ def test_a_study_with_values_of_the_wrong_shape_is_reported_without_them(har, tm
     assert "Budget: none" in (folder / "pareto.md").read_text()
 
 
+def test_a_studys_crafted_settings_add_no_markdown_to_the_report(har, tmp_path):
+    """cv, epochs, compute and budget keys are printed in pareto.md's prose: only the shapes `har search`
+    writes reach it, so a crafted study.db cannot add headings or links."""
+    injected = "3\n\n# Owned\n[click](http://x)"
+    folder = _crafted_study(tmp_path / "runs", {"cv": injected, "epochs": injected, "compute": injected,
+                                                "budget": {injected: 5, "flash": 20480}}, [])
+    with only_changes(tmp_path, "runs/search-x", "cwd"):
+        status, err = har("search", "--runs", tmp_path / "runs", "--name", "x", "--report")
+    assert status == 0, err
+    text = (folder / "pareto.md").read_text()
+    assert "Owned" not in text and "click" not in text and "?-fold" in text and "flash 20 KB" in text
+
+
 def test_exporting_a_trial_whose_figures_are_damaged_is_refused(har, tmp_path):
     from train.run_config import RunConfig
 

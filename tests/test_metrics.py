@@ -38,6 +38,12 @@ def test_confusion_text_is_aligned():
     assert rows[2] == "  walk |   12    0" and rows[3] == "   sit |    3    7"
 
 
+def test_confusion_columns_are_numbered_when_class_names_share_their_first_ten_characters():
+    rows = format_confusion([[5, 1], [0, 9]], ["turn_left_90", "turn_left_180"]).splitlines()
+    assert rows[0].split("|")[1].split() == ["1", "2", "<-", "predicted"]
+    assert rows[2] == " 1 turn_left_90 | 5 1" and rows[3] == "2 turn_left_180 | 0 9"
+
+
 def test_a_class_name_that_reads_as_tex_is_drawn_as_text():
     """`$\\foo$` from a CSV's activity column made matplotlib's TeX parser stop the report half-written."""
     from train.evaluate_plots import png

@@ -94,9 +94,13 @@ def regression_evaluation(y_true: np.ndarray, y_pred: np.ndarray, subjects: np.n
 
 
 def format_confusion(cm: list[list[int]] | np.ndarray, class_names: list[str]) -> str:
-    """The confusion matrix as an aligned text table (rows: true, columns: predicted)."""
+    """The confusion matrix as an aligned text table (rows: true, columns: predicted). Columns are headed by
+    the names' first 10 characters, or, where two of those are alike, by the rows' numbers."""
     cm = np.asarray(cm)
     short = [n[:10] for n in class_names]
+    if len(set(short)) < len(short):
+        short = [str(k + 1) for k in range(len(class_names))]
+        class_names = [f"{k} {name}" for k, name in zip(short, class_names)]
     width = max(max(len(n) for n in class_names), 6)
     cell = max(max(len(s) for s in short), len(str(cm.max())))
     lines = [" " * width + " | " + " ".join(f"{s:>{cell}}" for s in short) + "   <- predicted"]
