@@ -37,7 +37,7 @@ model.tflite: $(TRAINED)
 summary: $(INSTALLED)
 	$(BIN)/har data summary --config $(CONFIG)
 
-# Everything (what CI runs). `make test-fast`: the tier without TensorFlow or training, in seconds.
+# Everything (what CI runs). `make test-fast`: the tier without TensorFlow or training, in about a minute.
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 

@@ -131,7 +131,7 @@ def register(stages) -> None:
     group.add_argument("--time", help="stop starting trials after this long, e.g. 30m (default: no limit)")
     group.add_argument("--cv", type=int, default=3, metavar="K", help="cross-validation folds per trial (default 3)")
     group.add_argument("--epochs", type=int, default=15, help="training epochs per fold during the search (default 15; "
-                       "--export trains for the config's epochs)")
+                       "--export trains for these epochs too, as the search scored them)")
     group.add_argument("--families", default="cnn,mlp,lstm,convlstm", help="families to search (default all four)")
     group.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine (default 1)")
     group.add_argument("--threads", type=int, default=0, help="TensorFlow threads per worker (default: the cores "

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = train_run(run_config, name, args.runs, overwrite=args.overwrite)
     metrics = evaluate_run(run)
     print(f"\n{run}: " + _headline(metrics))
-    print(f"report: {run / 'evaluation' / 'report.md'}; TensorBoard: tensorboard --logdir {run / 'logs'}")
+    print(f"report: {run / 'evaluation' / 'report.md'}; TensorBoard: tensorboard --logdir {run}")
     return 0
 
 
@@ -150,8 +150,9 @@ def _add_train(stages) -> None:
     train = stages.add_parser(
         "train",
         help="train a model into runs/NAME/",
-        description="Train one model. Every hyperparameter lives in the config file (--config; [data], [model], "
-        "[train] tables, see configs/default.toml); options here override it. The run folder gets the resolved "
+        description="Train one model. Its settings come from a config file (--config: [data], [model] and [train] "
+        "tables; configs/default.toml is the default recipe, and without --config the built-in defaults apply); "
+        "options here override it. The run folder gets the resolved "
         "config, the preprocessing contract, the data summary, checkpoints (best by validation macro-F1, or "
         "every epoch), TensorBoard logs and, at the end, the test-subject evaluation. Rerunning the same "
         "command after a crash or Ctrl-C resumes from the last completed epoch.",
@@ -196,8 +197,7 @@ def _add_tune(stages) -> None:
         description="Grouped K-fold cross-validation of one recipe (the options of `har train`) over the subjects "
         "outside the test split: folds of whole subjects dealt round-robin in subject order, each trained with "
         "the real pipeline and scored at the end of training on its held-out subjects (accuracy, macro-F1, "
-        "per-subject accuracy, and the float model with the gyro window mean removed and with a 0.1 rad/s gyro "
-        "bias). The test subjects are never scored here. Writes RUNS/tune-NAME/cv.json and cv.md (each fold, "
+        "per-subject accuracy, and every case of the robustness report: sensor errors and rotations). The test subjects are never scored here. Writes RUNS/tune-NAME/cv.json and cv.md (each fold, "
         "mean and standard deviation). --final then trains the recipe on the standard split with --seeds seeds "
         "and scores the test subjects once, beside the CV figure and the gap (final.json, final.md). Rerunning "
         "the same command retrains nothing already finished.",

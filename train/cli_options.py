@@ -16,7 +16,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help="hapt: UCI HAPT RawData layout; csv: timestamp_ms,<channels>,activity[,subject]; "
         "wisdm: WISDM v1.1 raw; pamap2: PAMAP2 protocol .dat files (default: hapt)",
     )
-    group.add_argument("--config", metavar="TOML", help="read the [data] table of this config file")
+    group.add_argument("--config", metavar="TOML", help="a config file (configs/default.toml is the default recipe); "
+                       "its [data] table, and for train, tune and search its [model] and [train] too (default: "
+                       "the built-in defaults)")
     group.add_argument("--window", help="window length in seconds as 2.56s, converted at the data's sample rate, "
                        "or in samples as 128 (default 2.56s: 128 samples at 50 Hz, 256 at 100 Hz)")
     group.add_argument("--stride", help="seconds (or samples) between window starts (default 1.28s)")

@@ -6,8 +6,8 @@ Why: a recipe chosen by its test-subject score makes that score a selection figu
 next user. Here every fold holds out whole subjects (the split's training and validation subjects pooled,
 dealt round-robin in subject order), each fold is the real pipeline (`train_run`, the fold's subjects as
 its validation split, the test subjects named as test so they stay out of training), and each is scored at
-the end of training on its held-out subjects: accuracy, macro-F1, per-subject accuracy, and the two
-robustness report's cases (train/robustness.py), with the float model: a recipe choice can weigh every sensor
+the end of training on its held-out subjects: accuracy, macro-F1, per-subject accuracy, and every case of
+the robustness report (train/robustness.py: sensor errors and rotations), with the float model: a recipe choice can weigh every sensor
 error without the test subjects.
 
 RUNS/tune-NAME/ holds foldI run folders (and foldI-seedS for each further seed of --cv-seeds), final-seedS
