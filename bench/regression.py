@@ -28,7 +28,7 @@ def measure(model: str | Path | None = None) -> dict:
         report = convert_run(run, Path(tmp) / "cadence.tflite")
     figures = {name: report[name] for name in ("float", "int8", "tflm", "baseline_mean_predictor")}
     return {"config": CONFIG.name, "unit": report["unit"], "train_seconds": train_seconds, **figures,
-            "mae_increase_percent": report["mae_increase_percent"], "output_type": report.get("output_type", "int8"),
+            "mae_increase_percent": report["mae_increase_percent"], "output_type": report["output_type"],
             "size_bytes": report["size_bytes"], "test_subjects": report["test_subjects"],
             "max_output_difference_lsb": report["agreement"].get("max_output_difference_lsb")}
 

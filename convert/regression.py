@@ -35,7 +35,8 @@ def validate_regression(model_path: Path, float_model, test: Windows, contract: 
     baseline = np.full(len(test.y), training_mean)
     report = {"float": regression_report(test.y, float_values), key: regression_report(test.y, lite),
               "baseline_mean_predictor": regression_report(test.y, baseline),
-              "unit": contract.target_unit, "agreement": {}}
+              "unit": contract.target_unit, "agreement": {},
+              "output_type": "int8" if quantization else "float32"}  # float16 and dynamic models give float32 too
     report["mae_increase_percent"] = 100 * (report[key]["mae"] / report["float"]["mae"] - 1)
     if quantization:
         report["input_saturation"] = saturation(inputs, contract)
@@ -69,7 +70,7 @@ def regression_markdown(report: dict) -> str:
     scored.append(("mean predictor (baseline)", report["baseline_mean_predictor"]))
     rows = [(name, f"{m['mae']:.3f}", f"{m['rmse']:.3f}", f"{m['r2']:.3f}") for name, m in scored]
     measures = [("int8 loss", f"MAE {report['mae_increase_percent']:+.2f}% against float (limit {report['max_mae_increase']:g}%)"),
-                ("output type", report.get("output_type", "int8")), ("size", f"{report['size_bytes']:,} bytes"),
+                ("output type", report["output_type"]), ("size", f"{report['size_bytes']:,} bytes"),
                 ("ops", ", ".join(report["ops"])), ("MACs per inference", f"{report['macs']:,}")]
     measures += [(name.replace("_", " "), f"{value:g}") for name, value in report["agreement"].items()]
     if report.get("arena_bytes"):

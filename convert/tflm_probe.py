@@ -70,10 +70,13 @@ def run_tflm(model: Path, inputs: np.ndarray, arena: int, timeout: float = 600) 
     The child runs in the repository (to import this module), so every path it gets is absolute."""
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "inputs.npy", inputs)
-        result = subprocess.run(
-            [sys.executable, "-m", "convert.tflm_probe", str(Path(model).resolve()), f"{tmp}/inputs.npy", f"{tmp}/outputs.npy", "--arena", str(arena)],
-            capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent,
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "convert.tflm_probe", str(Path(model).resolve()), f"{tmp}/inputs.npy", f"{tmp}/outputs.npy", "--arena", str(arena)],
+                capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent,
+            )
+        except subprocess.TimeoutExpired:
+            return None, None, f"no result within {timeout:g} s"
         match = re.search(r"arena_bytes=(\d+)", result.stdout)
         if result.returncode != 0 or not match:
             why = f"exit {result.returncode}" + (f" (signal {-result.returncode})" if result.returncode < 0 else "")

@@ -21,7 +21,7 @@ from device_runtime.runtime import Runtime
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers
 from device_runtime.smoothing import (DEFAULT_ALPHA, DEFAULT_HYSTERESIS, DEFAULT_VOTES, make_smoother,
                                       make_value_smoother)
-from device_runtime.sources import check_port, file_lines, replay_file, serial_lines, stdin_lines
+from device_runtime.sources import MAX_BAUD, check_port, file_lines, replay_file, serial_lines, stdin_lines
 from device_runtime.stream import WindowStream
 
 EPILOG = f"""\
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--port", help="serial device, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
     source.add_argument("--replay", metavar="CSV", help="a recorded CSV file, replayed")
     source.add_argument("--stdin", action="store_true", help="read lines from standard input")
-    parser.add_argument("--baud", type=_positive(int, 100_000_000), default=115200,
+    parser.add_argument("--baud", type=_positive(int, MAX_BAUD), default=115200,
                         help="serial baud rate (default 115200)")
     parser.add_argument("--realtime", action="store_true", help="replay at the recording's pace (default: as "
                         "fast as possible); a gap that restarts the window is not waited for")
@@ -198,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, ValueError, OutputError) as error:
         log(f"error: {error}")
         code = 2
-    except OSError as error:  # only the input's reads raise it here: the outputs raise OutputError
-        log(f"error: cannot read the input: {error.strerror or error}")
+    except OSError as error:  # the input's reads, or at start-up a file an option names (outputs raise OutputError)
+        what = "cannot read the input" if runtime else f"cannot use {error.filename}" if error.filename else "start-up"
+        log(f"error: {what}: {error.strerror or error}")
         code = 2
     return _finish(runtime, code)
 

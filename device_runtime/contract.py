@@ -163,7 +163,7 @@ def load_contract(model_path: str | Path) -> Contract:
         other = Contract.read(beside)
         if other != contract:
             a, b = other.to_dict(), contract.to_dict()
-            differing = sorted(k for k in a if a[k] != b[k])
+            differing = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))  # a field one of them omits too
             raise ModelError(
                 f"{beside} disagrees with the contract embedded in {path.name} on {differing}; "
                 "the model and its settings do not belong together (reconvert, or delete the stale JSON)"

@@ -77,7 +77,10 @@ def read_metadata(model: bytes, source: str = "model") -> dict[str, bytes]:
         data_start, size = r.vector(buffer, 0)
         offset_pos = r.field(buffer, 1)
         if offset_pos is not None and r._u("Q", offset_pos) > 1:  # data stored after the flatbuffer
-            data_start, size = r._u("Q", offset_pos), r._u("Q", r.field(buffer, 2))
+            size_pos = r.field(buffer, 2)
+            if size_pos is None:
+                raise ModelError(f"{source}: truncated or corrupted TensorFlow Lite file (metadata '{name}' has no size)")
+            data_start, size = r._u("Q", offset_pos), r._u("Q", size_pos)
         if data_start + size > len(model):
             raise ModelError(f"{source}: truncated or corrupted TensorFlow Lite file (metadata '{name}' cut off)")
         out[name] = model[data_start : data_start + size]

@@ -28,7 +28,7 @@ from device_runtime.line_parser import TIMESTAMP, ColumnMap, parse_line
 from device_runtime.model_file import read_small_text
 from device_runtime.outputs import OutputError, Outputs
 from device_runtime.signals import Stop, ignore_signals, install_stop_handlers, release_signals
-from device_runtime.sources import RECONNECTED, check_port, serial_lines
+from device_runtime.sources import MAX_BAUD, RECONNECTED, check_port, serial_lines
 
 DEFAULT_COLUMNS = ["timestamp_ms", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 DEFAULT_UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
@@ -250,8 +250,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         if not args.protocol and not args.labels:
             raise ValueError("give --labels walk,sit,... (keys 1-9 choose them) or --protocol FILE")
-        if args.baud <= 0:
-            raise ValueError(f"--baud {args.baud}: give a positive baud rate")
+        if not 0 < args.baud <= MAX_BAUD:
+            raise ValueError(f"--baud {args.baud}: give a baud rate from 1 to {MAX_BAUD:,}")
         summary = run(args.port, args.baud, args.out, args.subject, args.columns.split(","), args.units.split(","),
                       args.protocol, args.labels.split(",") if args.labels else None)
     except Stop as why:

@@ -6,6 +6,7 @@ counts it. After the serial port had to be reopened, the source yields RECONNECT
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -16,6 +17,7 @@ from device_runtime.line_parser import MAX_LINE_BYTES
 
 RECONNECTED = object()
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between reconnection attempts, the last one repeated
+MAX_BAUD = 100_000_000  # above any UART's rate, and within what the serial driver takes (a C int)
 
 
 class LineSplitter:
@@ -58,7 +60,11 @@ def file_lines(stream, chunk_size: int = 1 << 16) -> Iterator[bytes]:
 
 def check_port(port: str) -> None:
     """Refuse a --port that is a folder or a plain file: waiting for it to become a serial device would be
-    forever (a missing port is waited for: a device may be plugged in later)."""
+    forever (a missing port is waited for: a device may be plugged in later); and one without pyserial."""
+    try:
+        import serial  # noqa: F401  (only --port needs it)
+    except ImportError:
+        raise ValueError(f"--port {port} needs pyserial: pip install pyserial") from None
     kind = "a folder" if os.path.isdir(port) else "a regular file" if os.path.isfile(port) else None
     if kind:
         raise ValueError(f"--port {port} is {kind}, not a serial device (a recording is replayed with --replay)")
@@ -87,6 +93,8 @@ def serial_lines(port: str, baud: int, log: Callable[[str], None], sleep=time.sl
         try:
             connection = serial.Serial(port, baud, timeout=0.5)
         except (serial.SerialException, OSError) as error:
+            if os.strerror(errno.ENOTTY) in str(error):  # it opened, and is no terminal: /dev/null, a disk
+                raise ValueError(f"--port {port} is not a serial device ({error})") from None
             wait = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
             if failures == 0:
                 log(f"cannot open {port} ({error}); retrying")

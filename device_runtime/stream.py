@@ -45,7 +45,7 @@ class WindowStream:
         if timestamp is None:
             timestamp = (self.last_time + self.period_ms) if self.last_time is not None else 0.0
         elif self.last_time is not None:
-            self._check_timing(timestamp - self.last_time)
+            self._check_timing(timestamp, timestamp - self.last_time)
         self.last_time = timestamp
         i = self.next
         self.samples[i] = self.samples[i + self.window] = sample
@@ -79,24 +79,26 @@ class WindowStream:
         return {"value": round(self.smoother.update(value), 4), "unit": self.contract.target_unit,
                 "window_value": round(value, 4), "invoke_ms": round(invoke_ms, 3)}
 
-    def _event(self, what: str) -> None:
+    def _event(self, what: str, at: float) -> None:
         self.events[what] += 1
         if self.log and self.events[what] <= 3:
-            self.log(f"{what} (at {self.last_time:g} ms)")
+            self.log(f"{what} (at {at:g} ms)")
 
-    def _check_timing(self, step: float) -> None:
+    def _check_timing(self, timestamp: float, step: float) -> None:
+        """The sample at `timestamp`, `step` after the last: a clock going back or a gap restarts the window."""
         if step <= 0:
-            self._event("timestamp went back (window restarted)")
+            self._event("timestamp went back (window restarted)", timestamp)
             self.reset()
             return
         if step > self.max_gap_ms:
-            self._event("gap in timestamps (window restarted)")
+            self._event("gap in timestamps (window restarted)", timestamp)
             self.reset()
             return
         self.mean_step = step if self.mean_step is None else 0.98 * self.mean_step + 0.02 * step
         drift = abs(1000.0 / self.mean_step - self.rate) / self.rate > DRIFT_TOLERANCE
         if drift and not self.drifting:
-            self._event(f"sample rate {1000.0 / self.mean_step:.1f} Hz drifted more than {100 * DRIFT_TOLERANCE:g}% from the model's {self.rate:g} Hz")
+            self._event(f"sample rate {1000.0 / self.mean_step:.1f} Hz drifted more than {100 * DRIFT_TOLERANCE:g}% from the model's {self.rate:g} Hz",
+                        timestamp)
         self.drifting = drift
 
     @property

@@ -135,3 +135,36 @@ def test_contract_files_that_are_not_files(tmp_path):
         Contract.read(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         Contract.read(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize("side", ["sidecar", "embedded"])
+def test_a_stale_sidecar_that_has_a_field_the_embedded_contract_lacks_or_the_reverse_is_named(
+        side, tiny_fine_model, tiny_vertical_model, tmp_path):
+    """A model reconverted without the vertical inputs beside its old JSON copy (or the reverse): refused,
+    naming `vertical`, not a KeyError or an empty list of differences."""
+    from device_runtime.contract import contract_from_model, load_contract, sidecar_path
+    from device_runtime.model_file import ModelError
+
+    with_vertical, without = (contract_from_model(m.read_bytes()).to_dict() for m in (tiny_vertical_model, tiny_fine_model))
+    model, beside = (tiny_fine_model, with_vertical) if side == "sidecar" else (tiny_vertical_model, without)
+    copy = tmp_path / "model.tflite"
+    copy.write_bytes(model.read_bytes())
+    sidecar_path(copy).write_text(json.dumps(beside))
+    with pytest.raises(ModelError, match=r"disagrees with the contract embedded in model.tflite on \[.*'vertical'"):
+        load_contract(copy)
+
+
+def test_a_model_whose_contract_buffer_has_an_offset_but_no_size_is_refused():
+    """Metadata stored after the flatbuffer (offset > 1) with the size field left out: a ModelError naming
+    the file, not a TypeError."""
+    from convert.flatbuffer import schema, serialise
+    from device_runtime.model_file import METADATA_NAME, ModelError, read_metadata
+
+    model = schema.ModelT()
+    model.version, model.buffers = 3, [schema.BufferT(), schema.BufferT()]
+    model.buffers[1].offset = 1000
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, 1
+    model.metadata = [entry]
+    with pytest.raises(ModelError, match="crafted.tflite: truncated or corrupted.*has no size"):
+        read_metadata(serialise(model), "crafted.tflite")

@@ -123,6 +123,14 @@ def test_stream_windows_strides_and_restarts_at_gaps():
     assert stream.events == {"gap in timestamps (window restarted)": 1}
 
 
+def test_a_gap_and_a_clock_going_back_are_logged_at_the_sample_that_shows_them():
+    logged = []
+    stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"), log=logged.append)
+    push_all(stream, [0, 20, 40, 5000, 5020, 10, 30])
+    assert logged == ["gap in timestamps (window restarted) (at 5000 ms)",
+                      "timestamp went back (window restarted) (at 10 ms)"]
+
+
 def test_stream_without_timestamps_and_with_time_going_back():
     stream = WindowStream(FakeClassifier(), CONTRACT, make_smoother("none"))
     assert push_all(stream, [None] * 6) == [(0, 60), (40, 100)]

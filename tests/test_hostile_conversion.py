@@ -75,6 +75,16 @@ def test_bad_output_paths(har, tmp_path, out, message):
     assert status == 2 and message in err
 
 
+def test_a_tflm_run_past_its_time_is_a_failed_run_not_a_traceback(tiny_model):
+    """run_tflm's contract, (None, None, why) on failure, holds for a child that does not finish in time."""
+    import numpy as np
+
+    from convert.tflm_probe import run_tflm
+
+    outputs, arena, why = run_tflm(tiny_model, np.zeros((1, 128, 6), np.int8), 1 << 20, timeout=0.01)
+    assert (outputs, arena, why) == (None, None, "no result within 0.01 s")
+
+
 def test_representative_must_be_positive(har, tmp_path):
     run = crafted_run(tmp_path / "run")
     with only_changes(tmp_path):

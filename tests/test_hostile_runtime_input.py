@@ -88,6 +88,7 @@ BAD_OPTIONS = {
     "threads 0": (["--threads", "0"], "--threads"),
     "max-gap-ms 0": (["--max-gap-ms", "0"], "--max-gap-ms"),
     "baud -1": (["--baud", "-1"], "--baud"),
+    "baud beyond a C int": (["--baud", "99999999999"], "--baud"),
     "columns lack channels": (["--columns", "timestamp_ms,a,b"], "--columns"),
     "columns repeat a channel": (["--columns", "acc_x,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"], "--columns"),
 }

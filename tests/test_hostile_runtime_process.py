@@ -54,6 +54,25 @@ def test_a_port_that_can_never_be_a_serial_device_is_refused(work, tmp_path, mod
     """A folder or a plain file had been retried for ever; a missing port is still waited for."""
     refused(run_cli(["--model", str(model_path), "--port", str(tmp_path)], work, timeout=20), "is a folder")
     refused(run_cli(["--model", str(model_path), "--port", str(model_path)], work, timeout=20), "is a regular file")
+    refused(run_cli(["--model", str(model_path), "--port", "/dev/null"], work, timeout=20), "is not a serial device")
+
+
+def test_a_port_without_pyserial_is_a_message(work, model_path):
+    """pyserial is needed for --port only: without it, one line naming it (had been a ModuleNotFoundError)."""
+    program = ("import sys; sys.modules['serial'] = None\nfrom device_runtime.cli import main\n"
+               f"sys.exit(main(['--model', {str(model_path)!r}, '--port', '/dev/ttyACM9']))")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, cwd=work, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    refused(result, "--port /dev/ttyACM9 needs pyserial: pip install pyserial")
+
+
+def test_a_model_name_too_long_for_its_sidecar_is_named_at_start_up(work, tmp_path, model_path):
+    """The sidecar's name (MODEL.contract.json) is 7 bytes longer than the model's: past the file system's 255,
+    `cannot use` it, not `cannot read the input`."""
+    model = tmp_path / ("m" * 243 + ".tflite")
+    shutil.copyfile(model_path, model)
+    err = refused(run_cli(["--model", str(model), "--stdin"], work, timeout=20), "cannot use", "File name too long")
+    assert "cannot read the input" not in err
 
 
 def test_bad_outputs_are_refused_before_anything_runs(work, tmp_path, model_path):

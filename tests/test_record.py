@@ -103,7 +103,8 @@ def test_protocol_labels_by_device_time(tmp_path):
     (["--protocol", b"caf\xe9 2 s\n"], "p.txt: not UTF-8 text"),
     (["--labels", "walk,sit[1]"], "--labels: the label 'sit[1]'"),
     (["--labels", "walk", "--subject", "s\n1"], "--subject 's\\n1'"),
-    (["--labels", "walk", "--units", "g,g,g,rad/s,rad/s,x]"], "the name 'x]'")])
+    (["--labels", "walk", "--units", "g,g,g,rad/s,rad/s,x]"], "the name 'x]'"),
+    (["--labels", "walk", "--baud", "99999999999"], "--baud 99999999999: give a baud rate from 1 to 100,000,000")])
 def test_a_name_that_would_break_the_csv_is_refused_before_recording(tmp_path, options, message):
     """Written raw, `walk,sit` added a field to every row and `"run` swallowed the rows after it: the data
     layer then refused the whole recording."""

@@ -26,11 +26,21 @@ def cadence_model(tmp_path_factory):
 
 
 def test_conversion_reports_mae_for_float_litert_tflm_and_the_baseline(cadence_model):
-    _, report = cadence_model
+    model, report = cadence_model
     assert report["unit"] == "steps/min" and report["agreement"]["max_output_difference_lsb"] <= 1  # kernels
     for key in ("float", "int8", "tflm", "baseline_mean_predictor"):
         assert set(report[key]) >= {"mae", "rmse", "r2"}
     assert report["tflm"]["mae"] == pytest.approx(report["int8"]["mae"], rel=0.01)
+    assert report["output_type"] == "int8" and "| output type | int8 |" in model.with_name("cadence.report.md").read_text()
+
+
+def test_a_float32_conversion_reports_a_float32_output(cadence_model, tmp_path):
+    model, _ = cadence_model
+    out = tmp_path / "float.tflite"
+    subprocess.run([sys.executable, "-m", "har", "convert", str(model.parent / "tiny"), "--out", str(out), "--target", "pi",
+                    "--mode", "float32"], check=True, cwd=REPO)
+    assert json.loads(out.with_name("float.report.json").read_text())["output_type"] == "float32"
+    assert "| output type | float32 |" in out.with_name("float.report.md").read_text()
 
 
 def test_runtime_replay_gives_the_converted_models_values(cadence_model, tmp_path):
