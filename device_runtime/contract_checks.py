@@ -75,6 +75,8 @@ def contract_problems(c) -> list[str]:
     classes = _names(c.class_names, "class_names", MAX_CLASSES, problems)
     if c.task == "classification" and 0 < classes < 2:
         problems.append("a classifier needs at least two class names")
+    if c.task == "regression" and classes > 1:
+        problems.append("a regression model has one output: class_names names its target alone")
     if not _is_number(c.min_purity) or not 0 < c.min_purity <= 1:
         problems.append("min_purity must be in (0, 1]")
     if not isinstance(c.allow_unlabelled, bool):
@@ -133,8 +135,8 @@ def _target_problems(t: object, task: str) -> list[str]:
     if not isinstance(t, dict) or set(t) != set(TARGET_KEYS):
         return [f"target must be null or an object with exactly {list(TARGET_KEYS)}"]
     problems = []
-    if not isinstance(t["unit"], str) or len(t["unit"]) > MAX_NAME:
-        problems.append(f"target.unit must be a name of 0-{MAX_NAME} characters")
+    if not isinstance(t["unit"], str) or len(t["unit"]) > MAX_NAME or not t["unit"].isprintable():
+        problems.append(f"target.unit must be a name of 0-{MAX_NAME} printable characters")
     if not _is_number(t["scale"]) or not 0 < t["scale"] < 3.4e38:
         problems.append("target.scale must be a positive finite float32 number")
     if not _is_number(t["offset"]) or not abs(t["offset"]) < 3.4e38:

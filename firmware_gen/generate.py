@@ -18,7 +18,7 @@ from convert.flatbuffer import DamagedModel, graph_problem, io_quantization, ops
 from convert.tflm_probe import run_tflm
 from device_runtime.contract import Contract, load_contract
 from device_runtime.files import atomic_write
-from device_runtime.line_parser import MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE
+from device_runtime.line_parser import MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE, MAX_LINE_BYTES
 from device_runtime.smoothing import DEFAULT_VOTES
 from device_runtime.stream import GAP_PERIODS
 from firmware_gen.c_values import (
@@ -115,6 +115,7 @@ def contract_values(contract: Contract) -> dict[str, CToken]:
         # the samples the Pi runtime skips or restarts on (device_runtime/line_parser.py, stream.py)
         "max_abs_value": c_float(MAX_ABS_VALUE, "largest sample value"),
         "max_abs_timestamp_ms": c_double(MAX_ABS_TIMESTAMP_MS, "largest timestamp"),
+        "max_line_bytes": c_int(MAX_LINE_BYTES, "longest line", 1, 1 << 16),
         "max_gap_ms": c_double(GAP_PERIODS * (1000.0 / float(contract.sample_rate_hz)), "largest step"),
         "input_scale": c_float(q.get("input_scale"), "input_scale", positive=True),
         "input_zero_point": c_int(q.get("input_zero_point"), "input_zero_point", -128, 127),

@@ -63,7 +63,11 @@ class Target:
 
 
 def run(args: list, cwd: Path | None = None, timeout: float = 900, stdin=None) -> str:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=stdin)
+    """The command's stdout; BuildError naming it if it fails or runs past `timeout` seconds."""
+    try:
+        result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=stdin)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"{' '.join(map(str, args))[:600]}\nno result within {timeout:g} s") from None
     if result.returncode != 0:
         raise BuildError(f"{' '.join(map(str, args))[:600]}\nexit {result.returncode}:\n{(result.stderr or result.stdout)[-3000:]}")
     return result.stdout

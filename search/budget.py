@@ -30,6 +30,9 @@ def parse_budget(text: str) -> dict[str, int]:
             raise ValueError(f"--budget '{part}': {key} takes a positive number with one of the units "
                              f"{', '.join(u for u in units if u) or 'none'} (e.g. flash=20KB, instructions=1M)")
         budget[key] = int(float(match.group(1)) * units[unit])
+        if budget[key] < 1:
+            raise ValueError(f"--budget '{part}': {key} rounds down to 0{' bytes' if key in BYTE_KEYS else ''}, "
+                             "which no model fits")
     return budget
 
 

@@ -16,7 +16,7 @@ SENSORS = {"acc+gyro": None, "acc": ["acc_x", "acc_y", "acc_z"]}
 
 def suggest(trial, base: RunConfig, families: list[str], epochs: int) -> tuple[RunConfig, bool]:
     """The recipe of one trial: `base` (data source, split, training settings) with the trial's choices,
-    trained for `epochs` (a search budget; the exported model trains for the base recipe's epochs); and
+    trained for `epochs` (the search's --epochs, which the recipe keeps: an exported trial trains as long); and
     whether its int8 model is made quantization-aware (`har convert --qat`; CNN and MLP, whose layers the
     8-bit scheme covers)."""
     family = trial.suggest_categorical("family", families)

@@ -7,12 +7,15 @@ the test split in every fold, so they never reach training, calibration or a sco
 
 Fold runs live in TRIALS/<recipe hash>/foldI: a retried or resumed trial finds them finished, or resumes
 them, instead of training again; a recipe the sampler proposes again after it was scored takes its figures.
+Two workers never train one recipe at once: the second waits on its lock file, then takes the figures.
 """
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -69,14 +72,8 @@ def objective(trial, settings: SearchSettings) -> tuple[float, float, float]:
     key = recipe_key(config) + ("-qat" if qat else "")
     trial.set_user_attr("recipe", config.to_dict())
     trial.set_user_attr("key", key)
-    earlier = next((t for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                    if t.user_attrs.get("key") == key), None)
-    if earlier is not None:  # the sampler proposed a trained recipe again: its figures stand
-        for name in ("cost", "cv"):
-            trial.set_user_attr(name, earlier.user_attrs[name])
-        trial.set_user_attr("repeat_of", earlier.number)
-        print(f"trial {trial.number}: the recipe of trial {earlier.number}, not trained again", file=sys.stderr, flush=True)
-        return tuple(earlier.values)
+    if (earlier := repeated(trial, key)) is not None:  # the sampler proposed a trained recipe again
+        return earlier
     cv_subjects, test = split_of(prepare(config.data).summary)
     groups = folds(cv_subjects, settings.cv)
     fold_configs = [with_values(config, "data", test_subjects=test, validation_subjects=g) for g in groups]
@@ -89,16 +86,37 @@ def objective(trial, settings: SearchSettings) -> tuple[float, float, float]:
         print(f"trial {trial.number}: over budget ({'; '.join(problems)}), not trained", file=sys.stderr, flush=True)
         raise optuna.TrialPruned("; ".join(problems))
     folder = settings.folder / "trials" / key
-    scores = [score_fold(fold_config, f"fold{i}", folder, qat) for i, fold_config in enumerate(fold_configs, 1)]
-    cv = summary(scores)
-    trial.set_user_attr("cv", cv)
-    trial.set_user_attr("seconds", time.perf_counter() - start)
-    if not settings.keep_runs:
-        shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = os.open(folder.parent / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with open(lock_file, "rb") as lock:  # the lock is released when this process ends, however it ends
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be training this recipe: wait for it ...
+        if (earlier := repeated(trial, key)) is not None:  # ... and take its figures
+            return earlier
+        scores = [score_fold(fold_config, f"fold{i}", folder, qat) for i, fold_config in enumerate(fold_configs, 1)]
+        cv = summary(scores)
+        trial.set_user_attr("cv", cv)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        if not settings.keep_runs:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"trial {trial.number}: {config.family}, CV int8 macro-F1 {cv['int8_macro_f1']:.4f} "
           f"+- {cv['int8_macro_f1_std']:.4f}, {cost['flash_bytes']:,} B, arena {cost['arena_bytes']:,} B, "
           f"{cost[settings.compute]:,} {settings.compute}", file=sys.stderr, flush=True)
     return cv["int8_macro_f1"], float(cost["flash_bytes"]), float(cost[settings.compute])
+
+
+def repeated(trial, key: str) -> tuple | None:
+    """The objectives of a finished trial of the same recipe, recorded as this trial's; None if there is none."""
+    import optuna
+
+    earlier = next((t for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                    if t.user_attrs.get("key") == key), None)
+    if earlier is None:
+        return None
+    for name in ("cost", "cv"):
+        trial.set_user_attr(name, earlier.user_attrs[name])
+    trial.set_user_attr("repeat_of", earlier.number)
+    print(f"trial {trial.number}: the recipe of trial {earlier.number}, not trained again", file=sys.stderr, flush=True)
+    return tuple(earlier.values)
 
 
 def score_fold(config: RunConfig, name: str, folder: Path, qat: bool = False) -> dict:

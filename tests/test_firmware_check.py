@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from device_runtime.line_parser import MAX_LINE_BYTES
 from firmware_gen.cli import DEFAULT_TFLM, tflm_root
 from firmware_gen.generate import FirmwareError, generate
 
@@ -180,9 +181,11 @@ def test_a_model_with_vertical_inputs_runs_bit_exactly_in_the_generated_firmware
 
 @pytest.mark.slow
 def test_main_reads_a_hostile_stream_as_the_pi_runtime_does(tiny_model, tmp_path):
-    """NaN lines, a burst of them, a gap, a clock that goes back, a line cut short, a hexadecimal number and
-    an overlong line: main.cc had taken the cut line as a sample and windows across the gap (281 and 272
-    predictions where the Pi runtime made 280 and 271). Now the same predictions, one for one."""
+    """NaN lines, a burst of them, a gap, a clock that goes back, a line cut short, a hexadecimal number, an
+    overlong line, lines ended by a lone CR or by CR LF, a line of exactly the longest length and one holding a
+    NUL byte: main.cc had taken the cut line as a sample and windows across the gap (281 and 272 predictions
+    where the Pi runtime made 280 and 271), and read a CR-ended stream as one overlong line. Now the same
+    predictions, one for one."""
     needs_toolchain()
     from convert.flatbuffer import ops_of
     from device_runtime.contract import load_contract
@@ -197,10 +200,14 @@ def test_main_reads_a_hostile_stream_as_the_pi_runtime_does(tiny_model, tmp_path
     lines[3100] = lines[3100].split(",")[0] + ",1e7," + ",".join(lines[3100].split(",")[2:])
     lines[2500] = lines[2500].split(",", 1)[1]  # the timestamp lost: one field short
     lines[2600] = lines[2600].split(",")[0] + ",0x10," + ",".join(lines[2600].split(",")[2:])
+    lines[3500] = lines[3500].rjust(MAX_LINE_BYTES, "0")  # the timestamp zero-padded to the longest line
+    lines.insert(3600, lines[3599].replace(",", "\0,", 1))
     lines.insert(2700, "9" * 2000)
     del lines[2000:2100]  # 2 s without samples
+    endings = ["\r" if 3200 <= i < 3300 else "\r\n" if 3300 <= i < 3400 else "\n" for i in range(len(lines))]
     stream = tmp_path / "stream.csv"
-    stream.write_text("timestamp_ms," + ",".join(contract.channels) + "\n" + "\n".join(lines) + "\n")
+    stream.write_bytes(("timestamp_ms," + ",".join(contract.channels) + "\n"
+                        + "".join(line + end for line, end in zip(lines, endings))).encode())
     generate(tiny_model, tmp_path / "fw")
     main = check.build_app(tmp_path / "fw", "har", check.HOST, TFLM, ops_of(tiny_model.read_bytes()), kind="main")
     with open(stream, "rb") as stdin:

@@ -21,10 +21,26 @@ def test_budgets_parse_bytes_in_binary_kilobytes_and_counts_in_thousands():
 
 
 @pytest.mark.parametrize("text", ["flash", "flash=", "flash=-1KB", "flash=0", "flash=20GB", "instructions=1KB",
-                                  "ram=8KB", "flash=1KB,flash=2KB", "flash=1e3"])
+                                  "ram=8KB", "flash=1KB,flash=2KB", "flash=1e3", "macs=0.5", "flash=0.0001KB"])
 def test_malformed_budgets_name_the_part(text):
     with pytest.raises(ValueError, match="--budget '"):
         parse_budget(text)
+
+
+def test_a_recipe_trained_by_another_trial_gives_its_figures_to_this_one():
+    """What a trial of a recipe finds once it holds the recipe's lock (or before): the finished trial's."""
+    import optuna
+
+    from search.study import DIRECTIONS
+    from search.trial import repeated
+
+    study = optuna.create_study(directions=DIRECTIONS)
+    study.add_trial(optuna.trial.create_trial(values=[0.9, 1000.0, 5.0], user_attrs={"key": "k", "cost": {"a": 1},
+                                                                                     "cv": {"b": 2}}))
+    other, same = study.ask(), study.ask()
+    assert repeated(other, "k2") is None and "repeat_of" not in other.user_attrs
+    assert repeated(same, "k") == (0.9, 1000.0, 5.0)
+    assert same.user_attrs == {"cost": {"a": 1}, "cv": {"b": 2}, "repeat_of": 0}
 
 
 def test_over_budget_lists_each_exceeded_limit_and_skips_what_was_not_measured():

@@ -2,6 +2,7 @@
  * FPU on, newlib's semihosting I/O, a SysTick that counts its wraps (for instructions per inference). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 extern int main(void);
@@ -21,10 +22,9 @@ void Reset_Handler(void) {
   exit(main());
 }
 
-static void Default_Handler(void) {
-  for (;;) {
-  }
-}
+/* A fault (or any interrupt without a handler): end the emulation with status 70 rather than spin until the
+ * host's timeout, so `har firmware --check` reports it at once. */
+static void Default_Handler(void) { _exit(70); }
 
 void SysTick_Handler(void) { har_systick_wraps++; }
 
