@@ -16,8 +16,14 @@ MAX_OUTPUT, MAX_TARGET = 1e6, 1e30  # a regression output's reach in z-scores, a
 MAX_DEPTH = 32  # of lists and objects in `extra`
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def is_number(value: object) -> bool:
+    """A finite number, not a bool; an integer too large for a float (JSON may hold 400 digits) is none."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _is_int(value: object) -> bool:
@@ -55,16 +61,16 @@ def contract_problems(c) -> list[str]:
     problems: list[str] = []
     if c.version != CONTRACT_VERSION:
         return [f"version {c.version!r}, this toolchain reads version {CONTRACT_VERSION}"]
-    if not _is_number(c.sample_rate_hz) or not 0.001 <= c.sample_rate_hz <= 100_000:
+    if not is_number(c.sample_rate_hz) or not 0.001 <= c.sample_rate_hz <= 100_000:
         problems.append("sample_rate_hz must be a number in [0.001, 100000]")
     n = _names(c.channels, "channels", MAX_CHANNELS, problems)
     if _names(c.units, "units", MAX_CHANNELS, problems) != n:
         problems.append(f"units must have one entry per channel ({n})")
     for name in ("norm_mean", "norm_std"):  # float32 on every device: 1e300 would be inf there, 1e-50 zero
         values = getattr(c, name)
-        if not isinstance(values, list) or len(values) != n or not all(_is_number(v) and abs(v) < 3.4e38 for v in values):
+        if not isinstance(values, list) or len(values) != n or not all(is_number(v) and abs(v) < 3.4e38 for v in values):
             problems.append(f"{name} must be {n} finite float32 numbers, one per channel")
-    if isinstance(c.norm_std, list) and any(_is_number(s) and not s > 1e-30 for s in c.norm_std):
+    if isinstance(c.norm_std, list) and any(is_number(s) and not s > 1e-30 for s in c.norm_std):
         problems.append("norm_std must be positive float32 numbers (above 1e-30)")
     if not _is_int(c.window) or not 0 < c.window <= MAX_WINDOW:
         problems.append(f"window must be a whole number of samples in 1-{MAX_WINDOW}")
@@ -77,7 +83,7 @@ def contract_problems(c) -> list[str]:
         problems.append("a classifier needs at least two class names")
     if c.task == "regression" and classes > 1:
         problems.append("a regression model has one output: class_names names its target alone")
-    if not _is_number(c.min_purity) or not 0 < c.min_purity <= 1:
+    if not is_number(c.min_purity) or not 0 < c.min_purity <= 1:
         problems.append("min_purity must be in (0, 1]")
     if not isinstance(c.allow_unlabelled, bool):
         problems.append("allow_unlabelled must be true or false")
@@ -88,7 +94,7 @@ def contract_problems(c) -> list[str]:
     if c.quantization is not None:
         problems += _quantization_problems(c.quantization)
         scale = c.quantization.get("output_scale") if isinstance(c.quantization, dict) else None
-        if c.task == "regression" and _is_number(scale) and not 256 * scale <= MAX_OUTPUT:
+        if c.task == "regression" and is_number(scale) and not 256 * scale <= MAX_OUTPUT:
             problems.append(f"quantization.output_scale must keep a regression output within +-{MAX_OUTPUT:g}")
     if c.target is not None:
         problems += _target_problems(c.target, c.task)
@@ -107,9 +113,9 @@ def _vertical_problems(v: object, channels: list[str]) -> list[str]:
     if not isinstance(names, list) or len(names) != 3 or len(set(map(str, names))) != 3 or any(
             not isinstance(c, str) or c not in channels for c in names):
         problems.append("vertical.channels must be 3 distinct names from channels (an x, y, z triad)")
-    if not isinstance(mean, list) or len(mean) != 2 or not all(_is_number(m) and abs(m) < 3.4e38 for m in mean):
+    if not isinstance(mean, list) or len(mean) != 2 or not all(is_number(m) and abs(m) < 3.4e38 for m in mean):
         problems.append("vertical.mean must be 2 finite float32 numbers (vertical, horizontal)")
-    if not isinstance(std, list) or len(std) != 2 or not all(_is_number(s) and 1e-30 < s < 3.4e38 for s in std):
+    if not isinstance(std, list) or len(std) != 2 or not all(is_number(s) and 1e-30 < s < 3.4e38 for s in std):
         problems.append("vertical.std must be 2 positive finite float32 numbers (vertical, horizontal)")
     return problems
 
@@ -122,9 +128,9 @@ def _fine_motion_problems(f: object, channels: list[str]) -> list[str]:
             not isinstance(v, str) or v not in channels for v in names):
         return ["fine_motion.channels must list distinct names from channels"]
     problems = []
-    if not isinstance(scale, list) or len(scale) != len(names) or not all(_is_number(v) and 1e-30 < v < 3.4e38 for v in scale):
+    if not isinstance(scale, list) or len(scale) != len(names) or not all(is_number(v) and 1e-30 < v < 3.4e38 for v in scale):
         problems.append(f"fine_motion.scale must be {len(names)} positive finite float32 numbers, one per fine-motion channel")
-    if not _is_number(limit) or not 0 < limit <= 1e6:
+    if not is_number(limit) or not 0 < limit <= 1e6:
         problems.append("fine_motion.limit must be a number in (0, 1000000]")
     return problems
 
@@ -137,9 +143,9 @@ def _target_problems(t: object, task: str) -> list[str]:
     problems = []
     if not isinstance(t["unit"], str) or len(t["unit"]) > MAX_NAME or not t["unit"].isprintable():
         problems.append(f"target.unit must be a name of 0-{MAX_NAME} printable characters")
-    if not _is_number(t["scale"]) or not 0 < t["scale"] < 3.4e38:
+    if not is_number(t["scale"]) or not 0 < t["scale"] < 3.4e38:
         problems.append("target.scale must be a positive finite float32 number")
-    if not _is_number(t["offset"]) or not abs(t["offset"]) < 3.4e38:
+    if not is_number(t["offset"]) or not abs(t["offset"]) < 3.4e38:
         problems.append("target.offset must be a finite float32 number")
     if not problems and not t["scale"] * MAX_OUTPUT + abs(t["offset"]) < MAX_TARGET:
         problems.append(f"target.scale and target.offset must keep every value within +-{MAX_TARGET:g} (the model's "
@@ -154,7 +160,7 @@ def _quantization_problems(q: object) -> list[str]:
     problems = []
     for side in ("input", "output"):
         scale, zero = q[f"{side}_scale"], q[f"{side}_zero_point"]
-        if not _is_number(scale) or not 1e-30 < scale < 3.4e38:
+        if not is_number(scale) or not 1e-30 < scale < 3.4e38:
             problems.append(f"quantization.{side}_scale must be a positive finite float32 number")
         if not _is_int(zero) or not -128 <= zero <= 127:
             problems.append(f"quantization.{side}_zero_point must be a whole number in -128..127")

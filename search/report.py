@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 
+from device_runtime.contract_checks import is_number
 from device_runtime.files import atomic_write
 from search.budget import COST_KEYS, shown
 from train.report_table import markdown_table
@@ -57,11 +57,7 @@ def _mapping(value) -> dict:
 
 def _number(value) -> int | float | None:
     """`value` if it is a finite number (not a bool), else None."""
-    try:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        ok = False
-    return value if ok else None
+    return value if is_number(value) else None
 
 
 def settings_of(study) -> dict:

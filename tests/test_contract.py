@@ -105,6 +105,7 @@ def test_vertical_inputs_are_motion_along_and_across_the_window_mean_whichever_w
         ({"task": "regression", "class_names": ["speed"], "target": {"unit": "m/s", "scale": 1.0, "offset": 0.0},
           "quantization": Q | {"output_scale": 1e30}}, "output_scale must keep a regression output within"),
         ({"extra": {"x": json.loads("[" * 600 + "]" * 600)}}, "extra nests deeper than 32 levels"),
+        ({"norm_mean": [10 ** 400, 0.0]}, "norm_mean must be 2 finite"),  # had raised OverflowError
         ({"task": "regression", "class_names": ["speed", "x"], "target": {"unit": "m/s", "scale": 1.0, "offset": 0.0}},
          "a regression model has one output"),  # its firmware's init had failed on every board
         ({"task": "regression", "class_names": ["speed"], "target": {"unit": "m/s\n", "scale": 1.0, "offset": 0.0}},

@@ -1,4 +1,6 @@
 """The generic CSV format, on exact fixtures, broken variants included."""
+import re
+
 import numpy as np
 import pytest
 from conftest import write
@@ -123,6 +125,31 @@ def test_resampling_to_a_target_rate(tmp_path):
     assert [rec.label_names[i] for i in rec.labels] == ["walk"] * 3 + ["sit"] * 3
 
 
+def test_resampling_keeps_the_last_sample_at_epoch_millisecond_timestamps(tmp_path):
+    """At 1.7e12 ms the grid's old 1e-9 ms of slack was below float64's step: the last sample was lost."""
+    text = HEADER + "".join(f"{1_700_000_000_000 + i * 20},{i},0,0,walk\n" for i in range(5))
+    (rec,), _ = load_csv_file(write(tmp_path / "r.csv", text), resample_hz=50)
+    np.testing.assert_allclose(rec.samples[:, 0], [0, 1, 2, 3, 4])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("timestamp_ms,acc_x,activity,subject\n0,1,walk,s1\n20,1,walk,\n", r"r.csv, line 3, field 'subject'.*empty"),
+    ("timestamp_ms,acc_x,activity\n0,1,walk\n5e-324,1,walk\n1e-323,1,walk\n", r"above 100000 Hz: are they in milli"),
+])
+def test_an_empty_subject_or_an_impossible_rate_is_refused(tmp_path, text, message):
+    """An empty subject had pooled its rows into a subject '' that --test-subjects cannot name; rows a hair
+    apart had made an infinite rate and an OverflowError."""
+    with pytest.raises(DataError, match=message):
+        load_csv_file(write(tmp_path / "r.csv", text))
+
+
+def test_a_rename_of_a_label_the_data_lacks_is_refused(tmp_path):
+    for subject in "abc":
+        write(tmp_path / f"{subject}.csv", HEADER + rows(60) + rows(60, 1200, activity="sit"))
+    with pytest.raises(DataError, match=r"rename names \['stnad'\], not among the labels found"):
+        prepare(DataConfig(path=str(tmp_path), format="csv", window=20, stride=10, rename={"stnad": "stand"}))
+
+
 def test_one_subject_is_not_enough_and_says_so(tmp_path):
     write(tmp_path / "ann.csv", HEADER + rows(60) + rows(60, 1200, activity="sit"))
     with pytest.raises(DataError, match=r"the train split has no subjects \(subjects with windows: ann\)"):
@@ -177,3 +204,21 @@ def test_no_validation_subjects_leaves_every_subject_outside_the_test_split_to_t
     assert len(prepared.splits["validation"]) == 0 and len(prepared.splits["test"]) == 6
     assert "validation: none (validation_subjects = []): every subject outside the test split trains" in \
         format_summary(prepared.summary)
+
+
+def test_subjects_named_for_validation_are_never_drawn_for_test():
+    """Only validation named: the test draw had taken a named validation subject, which then vanished from
+    validation (or left it empty)."""
+    from train.data.split import split_subjects
+
+    subjects = ["s1", "s2", "s3", "s4", "s5"]
+    for seed in range(20):
+        splits = split_subjects(subjects, DataConfig(format="csv", validation_subjects=["s4", "s5"], seed=seed))
+        assert splits["validation"] == ["s4", "s5"] and not set(splits["test"]) & {"s4", "s5"}
+
+
+@pytest.mark.parametrize("option", [{"resample_hz": 25.0}, {"skip_bad_rows": True}, {"target_column": "speed"}])
+def test_csv_only_options_on_another_format_are_refused(option):
+    """They had been ignored without a word: --resample-hz 25 on HAPT trained at 50 Hz."""
+    with pytest.raises(DataError, match=re.escape(f"{list(option)} read CSV data only, and the format is hapt")):
+        prepare(DataConfig(**option))

@@ -146,6 +146,15 @@ def test_damaged_archive_is_refused(tmp_path):
         load_hapt(copy)
 
 
+@pytest.mark.parametrize("content", ["", "not-a-digest  uci-hapt.tar.xz\n"])
+def test_a_checksum_file_that_is_not_one_is_refused_naming_it(tmp_path, content):
+    copy = tmp_path / EMBEDDED_HAPT.name
+    copy.symlink_to(EMBEDDED_HAPT)
+    write(tmp_path / (EMBEDDED_HAPT.name + ".sha256"), content)  # empty: had been an IndexError
+    with pytest.raises(DataError, match=r"uci-hapt.tar.xz.sha256: not a SHA-256 checksum file"):
+        load_hapt(copy)
+
+
 def test_empty_dataset(tmp_path):
     write(tmp_path / "activity_labels.txt", "1 WALKING\n")
     write(tmp_path / "RawData/labels.txt", "")

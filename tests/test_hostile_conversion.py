@@ -108,19 +108,48 @@ def test_failed_conversion_leaves_the_good_model_and_its_report(har, tmp_path, t
     assert json.loads(out.with_name("m.rejected.report.json").read_text())["passed"] is False
 
 
-def test_stream_evaluation_without_any_activity_change(har, tmp_path, tiny_model):
-    """Every recording holds one activity: no change to time; the report says n/a instead of crashing."""
+def _one_activity_recordings(folder: Path, channels: list[str], step_ms: int = 20) -> None:
+    """8 subjects' CSV recordings of noise, each one activity, with these channel columns."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    header = "timestamp_ms,acc_x[g],acc_y[g],acc_z[g],gyro_x[rad/s],gyro_y[rad/s],gyro_z[rad/s],activity,subject\n"
-    data = tmp_path / "cwd" / "data"
-    data.mkdir()
+    header = f"timestamp_ms,{','.join(channels)},activity,subject\n"
+    folder.mkdir()
     for i, subject in enumerate(["t1", "t2", "t3", "t4", "t5", "t6", "v1", "r1"]):
-        rows = rng.normal(0, 0.3, (300, 6))
-        lines = "".join(f"{20 * k}," + ",".join(f"{v:.4f}" for v in row) + f",{CLASSES[i % 6]},{subject}\n"
+        rows = rng.normal(0, 0.3, (300, len(channels)))
+        lines = "".join(f"{step_ms * k}," + ",".join(f"{v:.4f}" for v in row) + f",{CLASSES[i % 6]},{subject}\n"
                         for k, row in enumerate(rows))
-        (data / f"{subject}.csv").write_text(header + lines)
+        (folder / f"{subject}.csv").write_text(header + lines)
+
+
+SIX = ["acc_x[g]", "acc_y[g]", "acc_z[g]", "gyro_x[rad/s]", "gyro_y[rad/s]", "gyro_z[rad/s]"]
+
+
+@pytest.mark.parametrize("channels, step_ms, message", [
+    (SIX[3:] + SIX[:3], 20, "choose them with --channels"),  # had fed gyro as acc, silently
+    (SIX, 10, "the data's sample rate is 100 Hz and the model's 50 Hz"),  # had cut 1.28 s windows as 2.56 s
+])
+def test_stream_evaluation_on_recordings_the_model_cannot_read_is_refused(har, tmp_path, tiny_model, channels,
+                                                                        step_ms, message):
+    _one_activity_recordings(tmp_path / "cwd" / "data", channels, step_ms)
+    with only_changes(tmp_path):
+        status, err = har("evaluate-stream", tiny_model, "--out", "stream", "--data", "data", "--format", "csv",
+                          "--classes", ",".join(CLASSES), "--test-subjects", "t1,t2,t3,t4,t5,t6")
+    assert status == 2 and message in err, err
+
+
+def test_evaluating_a_model_on_data_at_another_rate_is_refused(har, tmp_path, tiny_model):
+    """The model's 128-sample windows are 2.56 s at its 50 Hz: at 100 Hz they had been scored as they came."""
+    _one_activity_recordings(tmp_path / "cwd" / "data", SIX, step_ms=10)
+    with only_changes(tmp_path):
+        status, err = har("evaluate", tiny_model, "--out", "eval", "--data", "data", "--format", "csv",
+                          "--classes", ",".join(CLASSES), "--test-subjects", "t1,t2,t3,t4,t5,t6")
+    assert status == 2 and "the data's sample rate is 100 Hz and the model's 50 Hz" in err, err
+
+
+def test_stream_evaluation_without_any_activity_change(har, tmp_path, tiny_model):
+    """Every recording holds one activity: no change to time; the report says n/a instead of crashing."""
+    _one_activity_recordings(tmp_path / "cwd" / "data", SIX)
     with only_changes(tmp_path, "cwd/stream"):
         status, err = har("evaluate-stream", tiny_model, "--out", "stream", "--data", "data", "--format", "csv",
                           "--classes", ",".join(CLASSES), "--test-subjects", "t1,t2,t3,t4,t5,t6")

@@ -247,7 +247,8 @@ def test_bad_window_stride_and_rate(folder, capsys, tmp_path, option, value, mes
 
 
 @pytest.mark.parametrize("line, message", [
-    ("min_purity = 2", "[data] min_purity = 2: must be between 0 and 1"),
+    ("min_purity = 2", "[data] min_purity = 2: must be above 0 and at most 1"),
+    ("min_purity = 0", "[data] min_purity = 0: must be above 0 and at most 1"),
     ('seed = "x"', "[data] seed = 'x': expected int"),
     ('classes = "walk"', "[data] classes = 'walk': expected list[str] | None"),
     ("skip_bad_rows = 1", "[data] skip_bad_rows = 1: expected bool"),

@@ -162,7 +162,8 @@ def test_run_without_its_finished_marker_is_not_finished(har, tmp_path):
 @pytest.mark.parametrize("summary", ["[1, 2", '{"fit_seconds": NaN, "best_epoch": 0, "epochs": 1, "final_model": "last"}',
                                      '{"fit_seconds": 1e400, "best_epoch": 0, "epochs": 1, "final_model": "last"}',
                                      '{"fit_seconds": 1, "best_epoch": true, "epochs": 1, "final_model": "last"}',
-                                     '{"fit_seconds": 1, "best_epoch": -1, "epochs": 1, "final_model": "last"}'])
+                                     '{"fit_seconds": 1, "best_epoch": -1, "epochs": 1, "final_model": "last"}',
+                                     '{"fit_seconds": 1' + "0" * 400 + ', "best_epoch": 0, "epochs": 1, "final_model": "last"}'])
 def test_damaged_finished_marker(har, tmp_path, summary):
     """NaN had been written on into metrics.json (not JSON), `true` shown as the best epoch."""
     run = crafted_run(tmp_path / "run", **{"training.json": summary})
@@ -172,6 +173,13 @@ def test_damaged_finished_marker(har, tmp_path, summary):
 
 
 # --- damaged or crafted run folders and model paths (item 8) --------------------------------------------
+
+@pytest.mark.parametrize("text", ["data = 5\n", 'data = "ab"\n'])
+def test_a_config_file_whose_section_is_not_a_table_is_refused_naming_it(har, tmp_path, text):
+    (tmp_path / "cwd" / "c.toml").write_text(text)  # 5 had been a TypeError traceback
+    status, err = har("train", "--config", "c.toml")
+    assert status == 2 and "c.toml: 'data' must be a table" in err, err
+
 
 @pytest.mark.parametrize("config, message", [
     ("{not json", "not valid JSON"),
@@ -188,6 +196,10 @@ def test_damaged_finished_marker(har, tmp_path, summary):
     ('{"train": {"augment_speed": 0.9}}', "augment_speed"),
     ('{"train": {"augment_speed": -0.1}}', "augment_speed"),
     ('{"train": {"augment_warp": 0.9}}', "augment_warp"),
+    ('{"data": {"seed": 1' + "0" * 400 + '}}', "seed"),  # beyond any float: had raised OverflowError
+    ('{"data": {"window": 1' + "0" * 400 + '}}', "window"),
+    ('{"data": {"min_purity": 0}}', "min_purity"),
+    ('{"train": {"augment_rotation_classes": {"WALKING": 1' + "0" * 400 + '}}}', "augment_rotation_classes"),
     ('{"train": {"distill": 9}}', "distill"),
     ('{"model": {"members": 1e9}}', "members"),
     ('{"model": {"members": 2}, "train": {"distill": 2}}', "members"),

@@ -31,7 +31,8 @@ def test_a_resumed_run_never_writes_through_a_link(tmp_path, odd):
     assert check_folder(run, config, overwrite=False) == "resume" and not any(outside.iterdir())
 
 
-@pytest.mark.parametrize("content, message", [("[]", "not a best-epoch record"), ('{"epoch": 0, "val_score": 1}',
+@pytest.mark.parametrize("content, message", [("[]", "not a best-epoch record"),
+                                              ('{"epoch": 1, "val_score": 1' + "0" * 400 + '}', "not a best-epoch record"), ('{"epoch": 0, "val_score": 1}',
                                               "not a best-epoch record"), ("{", "not JSON"), (None, "not a regular file")])
 def test_a_crafted_best_epoch_record_is_refused(tmp_path, content, message):
     """A list had been a TypeError traceback on resume, a FIFO a wait for ever."""

@@ -19,10 +19,14 @@ def test_classification_report_by_hand():
     assert report["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
 
 
-def test_never_predicted_and_absent_classes_score_zero():
-    report = classification_report(np.array([0, 0]), np.array([0, 0]), ["a", "b"])
+def test_a_class_neither_true_nor_predicted_is_left_out_of_macro_f1_and_a_wrongly_predicted_one_counts():
+    """As scikit-learn's default: a class no test subject did is no error of the model's (it had halved this
+    perfect model's macro-F1); a class predicted where it was not done scores 0."""
+    report = classification_report(np.array([0, 0]), np.array([0, 0]), ["a", "b", "c"])
     assert report["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    assert report["macro_f1"] == pytest.approx(0.5)
+    assert report["macro_f1"] == pytest.approx(1.0)
+    report = classification_report(np.array([0, 0]), np.array([0, 1]), ["a", "b", "c"])
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 0.0) / 2)
 
 
 def test_regression_report_by_hand():

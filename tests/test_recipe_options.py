@@ -18,7 +18,7 @@ def contract(gyro_unit="deg/s", channels=CHANNELS):
                     class_names=["a", "b"], norm_mean=[0.0] * len(channels), norm_std=std)
 
 
-@pytest.mark.parametrize("unit, per_rad", [("rad/s", 1.0), ("deg/s", 180 / np.pi)])
+@pytest.mark.parametrize("unit, per_rad", [("rad/s", 1.0), ("deg/s", 180 / np.pi), ("°/s", 180 / np.pi), ("dps", 180 / np.pi)])
 def test_gyro_bias_in_the_channel_unit_over_its_norm_std(unit, per_rad):
     scale = bias_scale(contract(unit), "gyro", 0.1)
     np.testing.assert_allclose(scale, [0, 0, 0, 0.1 * per_rad / 20, 0.1 * per_rad / 30, 0.1 * per_rad / 40], rtol=1e-6)
@@ -29,6 +29,10 @@ def test_acc_bias_in_the_channel_unit_over_its_norm_std():
     in_ms2 = Contract(sample_rate_hz=50.0, channels=CHANNELS[:3], units=["m/s^2"] * 3, window=16, stride=8,
                       class_names=["a", "b"], norm_mean=[0.0] * 3, norm_std=[9.80665] * 3)
     np.testing.assert_allclose(bias_scale(in_ms2, "acc", 0.05), [0.05] * 3, rtol=1e-6)
+    for unit, per_g in (("m/s²", 9.80665), ("mg", 1000.0)):  # had been taken as g: a bias 1000 times too small in mg
+        other = Contract(sample_rate_hz=50.0, channels=CHANNELS[:3], units=[unit] * 3, window=16, stride=8,
+                         class_names=["a", "b"], norm_mean=[0.0] * 3, norm_std=[per_g] * 3)
+        np.testing.assert_allclose(bias_scale(other, "acc", 0.05), [0.05] * 3, rtol=1e-6)
 
 
 def test_gyro_bias_without_a_gyro_is_refused():

@@ -110,6 +110,15 @@ def test_a_regression_recipe_is_refused_before_training(tmp_path, capsys):
     assert "regression recipe" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("option", ["train.final_model=best", "train.patience=5"])
+def test_a_recipe_that_picks_its_epoch_by_validation_is_refused(tmp_path, capsys, option):
+    """Each fold's held-out subjects are its validation split: an epoch chosen on them flatters their score."""
+    from har import main
+
+    assert main(["tune", "--set", option, "--runs", str(tmp_path)]) == 2
+    assert "would choose the epoch on them" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
 def test_recipes_scored_against_the_default_of_their_time_get_the_rules_verdict():
     """BENCHMARKS' sentence about each round of variants follows their figures, not a sentence typed once."""
     from bench.recipe_rules import variants

@@ -11,12 +11,12 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from device_runtime.contract_checks import MAX_WINDOW
+from device_runtime.contract_checks import MAX_WINDOW, is_number
 from device_runtime.model_file import read_small_text
 
 SECTIONS = ("data", "model", "train")
-# Numbers that must be above zero, and fractions in [0, 1]; every other number must be at least zero.
-POSITIVE = {"data.resample_hz"}
+# Numbers that must be above zero, and fractions (at most 1); every other number must be at least zero.
+POSITIVE = {"data.resample_hz", "data.min_purity"}  # a window of no activity at all has purity 0
 FRACTIONS = {"data.min_purity"}
 MIN_WINDOW = 8  # samples: the CNN halves the time axis three times
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict, "None": type(None)}
@@ -35,6 +35,9 @@ def load_config(path: str | Path) -> dict:
     unknown = set(config) - set(SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)}; expected {list(SECTIONS)}")
+    for section in SECTIONS:
+        if not isinstance(config.get(section, {}), dict):
+            raise ValueError(f"{path}: '{section}' must be a table ([{section}]), not {type(config[section]).__name__}")
     return {section: dict(config.get(section, {})) for section in SECTIONS}
 
 
@@ -86,11 +89,12 @@ def _check_value(key: str, value, annotation: str) -> None:
         raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: expected {annotation}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    if not math.isfinite(value):
-        raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: must be a finite number")
+    if not is_number(value):
+        raise ValueError(f"[{key.replace('.', '] ', 1)} = {str(value)[:40]}: must be a finite number")
     low_ok = value > 0 if key in POSITIVE else value >= 0
     if not low_ok or (key in FRACTIONS and value > 1):
-        bound = "above 0" if key in POSITIVE else "between 0 and 1" if key in FRACTIONS else "at least 0"
+        low = "above 0" if key in POSITIVE else "at least 0"
+        bound = f"{low} and at most 1" if key in FRACTIONS else low
         raise ValueError(f"[{key.replace('.', '] ', 1)} = {value!r}: must be {bound}")
 
 
@@ -118,7 +122,7 @@ def length(value: int | str, key: str, rate_hz: float | None = None) -> int | fl
         number = math.nan
     if "_" in text:  # Python's `1_28` is 128; a typo here should not pass as a length
         number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+    if isinstance(value, bool) or not is_number(number) or number <= 0:
         raise ValueError(f"{option}: {value!r} is not a positive number of samples (128) or seconds (2.56s)")
     if not seconds:
         samples = int(number)

@@ -25,10 +25,9 @@ from device_runtime.files import pinned_folder
 from device_runtime.interpreter import Classifier
 from device_runtime.smoothing import DEFAULT_VOTES, make_smoother
 from device_runtime.stream import WindowStream
-from train.data.dataset import DataConfig, class_mapping, load_recordings
-from train.data.recording import UNLABELLED
+from train.data.dataset import DataConfig, check_rate, class_mapping, usable_recordings
+from train.data.recording import UNLABELLED, DataError
 from train.data.split import split_subjects
-from train.data.targets import with_target
 from train.evaluate import mean_value, prepare_raw, reports_folder, write_reports
 from train.evaluate_plots import plot_sweep, plot_timeline
 from train.metrics import classification_report, per_subject, regression_evaluation, subject_order
@@ -131,6 +130,12 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
     out_dir = reports_folder(Path(out_dir).absolute(), "`har evaluate-stream`")
     contract = load_contract(model_path)
     recordings, test_subjects = test_recordings(data)
+    source = str(data.path or "the embedded HAPT recordings")
+    if recordings and list(recordings[0].channels) != list(contract.channels):
+        raise DataError(source, f"the recordings' channels are {list(recordings[0].channels)}, the model's "
+                        f"{list(contract.channels)}; choose them with --channels")
+    for recording in recordings:
+        check_rate(contract.sample_rate_hz, recording.sample_rate_hz, source)
     if contract.task == "regression":
         from train.evaluate_stream_values import evaluate_value_stream
 
@@ -161,9 +166,7 @@ def evaluate_stream(model_path: str | Path, data: DataConfig, out_dir: str | Pat
 def test_recordings(data: DataConfig) -> tuple[list, list[str]]:
     """The whole recordings of the test subjects (with their derived target, if `data` names one), and
     those subjects."""
-    recordings, _ = load_recordings(data)
-    if data.target is not None:
-        recordings = with_target(recordings, data.target)
+    recordings, _ = usable_recordings(data)
     test_subjects = split_subjects([r.subject for r in recordings], data)["test"]
     return [r for r in recordings if r.subject in test_subjects], test_subjects
 

@@ -22,6 +22,8 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
 
     A class never predicted has precision 0; a class absent from y_true has recall 0 (and support 0).
+    Macro-F1 averages the classes that are in y_true or y_pred: one neither has (a class no test subject did)
+    is no error of the model's.
     """
     cm = confusion_matrix(y_true, y_pred, len(class_names))
     tp = np.diag(cm).astype(float)
@@ -32,7 +34,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     return {
         "accuracy": float(tp.sum() / max(cm.sum(), 1)),
-        "macro_f1": float(f1.mean()),
+        "macro_f1": float(f1[(actual > 0) | (predicted > 0)].mean()) if cm.sum() else 0.0,
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(class_names, precision, recall, f1, actual)

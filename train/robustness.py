@@ -16,6 +16,7 @@ import numpy as np
 
 from device_runtime.contract import Contract
 from device_runtime.interpreter import Classifier
+from device_runtime.line_parser import UNIT_SPELLINGS
 from train.evaluate_tflite import model_input
 from train.metrics import classification_report
 from train.report_table import markdown_table
@@ -26,8 +27,9 @@ G = 9.80665
 # 0.005 deg/s/sqrt(Hz); over the Nyquist band of the model's rate they give the white noise's rms.
 ACC_NOISE_G_PER_ROOT_HZ = 400e-6
 GYRO_NOISE_DPS_PER_ROOT_HZ = 0.005
-# What one unit of each known unit is worth in the reference units (g, rad/s).
-TO_REFERENCE = {"g": 1.0, "m/s^2": 1 / G, "m/s2": 1 / G, "rad/s": 1.0, "deg/s": np.pi / 180, "dps": np.pi / 180}
+# What one unit of each known unit is worth in the reference units (g, rad/s); other spellings (m/s², °/s, dps)
+# are read as these (UNIT_SPELLINGS).
+TO_REFERENCE = {"g": 1.0, "mg": 1e-3, "m/s^2": 1 / G, "rad/s": 1.0, "deg/s": np.pi / 180}
 
 
 def triad(contract: Contract, sensor: str) -> list[int]:
@@ -39,7 +41,8 @@ def triad(contract: Contract, sensor: str) -> list[int]:
 
 def per_unit(contract: Contract, channel: int) -> float:
     """How many of this channel's units make one reference unit (g or rad/s); 1 if the unit is unknown."""
-    return 1.0 / TO_REFERENCE.get(contract.units[channel], 1.0)
+    unit = contract.units[channel]
+    return 1.0 / TO_REFERENCE.get(UNIT_SPELLINGS.get(unit, unit), 1.0)
 
 
 def bias_scale(contract: Contract, sensor: str, size: float) -> np.ndarray:

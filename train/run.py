@@ -8,7 +8,6 @@ train/keras_file.py.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from device_runtime.contract import Contract
+from device_runtime.contract_checks import is_number
 from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
 from train.distill import TEACHERS
@@ -135,7 +135,7 @@ def training_summary(run: Path) -> dict:
     kinds = {"fit_seconds": (int, float), "best_epoch": int, "epochs": int, "final_model": str}
     if not isinstance(summary, dict) or not all(type(summary.get(k)) in (t if isinstance(t, tuple) else (t,))
                                                 for k, t in kinds.items()) \
-            or not all(math.isfinite(summary[k]) and summary[k] >= 0 for k in ("fit_seconds", "best_epoch", "epochs")):
+            or not all(is_number(summary[k]) and summary[k] >= 0 for k in ("fit_seconds", "best_epoch", "epochs")):
         raise RunError(f"{path}: damaged (expected {sorted(kinds)}, numbers finite and not negative); retrain the run")
     return {k: summary[k] for k in kinds}
 
@@ -224,7 +224,7 @@ def best_record(path: Path) -> dict | None:
         reason = str(error) if str(path) in str(error) else f"{path}: not JSON ({str(error)[:100]})"
         raise RunError(f"{reason}; delete it, or pass --overwrite to train the run again") from None
     epoch, score = (best.get("epoch"), best.get("val_score")) if isinstance(best, dict) else (None, None)
-    if not (type(epoch) is int and epoch >= 1 and type(score) in (int, float) and math.isfinite(score)):
+    if not (type(epoch) is int and epoch >= 1 and is_number(score)):
         raise RunError(f"{path}: not a best-epoch record {{\"epoch\": N, \"val_score\": X}}; delete it, or pass "
                        "--overwrite to train the run again")
     return best

@@ -2,9 +2,9 @@
 bad value or a crafted config.json is refused before any model is built."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
+from device_runtime.contract_checks import is_number
 from train.config import checked
 from train.data.dataset import DataConfig
 
@@ -63,12 +63,12 @@ def _train_problems(c: TrainConfig) -> list[str]:
     problems += [f"{key} must be one of {list(allowed)}, not {getattr(c, key)!r}"
                  for key, allowed in choices.items() if getattr(c, key) not in allowed]
     turns = c.augment_rotation_classes
-    if not all(isinstance(d, (int, float)) and not isinstance(d, bool) and math.isfinite(d) and 0 <= d <= 180
+    if not all(is_number(d) and 0 <= d <= 180
                for d in turns.values()):
         problems.append(f"augment_rotation_classes = {turns!r}: must be a table of class name = degrees from 0 to 180")
     weights = c.class_weights
     if not (weights in ("balanced", "none") or isinstance(weights, dict) and all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights.values())):
+            is_number(w) and w >= 0 for w in weights.values())):
         problems.append("class_weights must be 'balanced', 'none' or a table of class name = weight >= 0")
     return problems
 

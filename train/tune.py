@@ -240,5 +240,9 @@ def tune(config: RunConfig, k: int, runs: str | Path, name: str, final_seeds: in
                          "target_column) is not supported yet")
     if final_seeds is not None and final_seeds < 1:
         raise ValueError(f"--seeds {final_seeds}: give at least 1")
+    if config.train.final_model == "best" or config.train.patience > 0:  # each fold validates on what it scores
+        raise ValueError("har tune scores each fold on its held-out subjects, which are also its validation split: "
+                         "train.final_model = 'best' or train.patience > 0 would choose the epoch on them and "
+                         "flatter the score; use final_model = 'last' and patience = 0")
     cv = cross_validate(config, k, folder, cv_seeds)
     return folder, cv, final(config, final_seeds, folder, cv) if final_seeds else None

@@ -22,6 +22,7 @@ from train.data.recording import (
 TIME, ACTIVITY, SUBJECT = "timestamp_ms", "activity", "subject"
 MAX_TIMESTAMP_MS = 1e14  # finite, and far from float64's range: steps and their spread stay exact enough
 MAX_RESAMPLED = 20_000_000  # samples per recording after --resample-hz: four and a half days at 50 Hz
+MAX_RATE_HZ = 100_000  # no IMU samples faster: a higher rate means timestamps in another unit, or rows repeated
 
 
 @dataclass
@@ -110,6 +111,9 @@ def _read_rows(text: str, header: Header, source: str, skip_bad_rows: bool, repo
                 if header.target is not None:
                     target = _number(row[header.target], header, line, header.target, source)
                 subject = row[header.subject].strip() if header.subject is not None else None
+                if subject == "":
+                    raise DataError(source, "the subject is empty (name one, or leave the column out: the file name "
+                                    "is then the subject)", line=line, field=SUBJECT)
                 activity = row[header.activity].strip()
                 for field, name in ((SUBJECT, subject), (ACTIVITY, activity)):
                     if name is not None and (field, name) not in names:
@@ -176,6 +180,9 @@ def _recording(items, table, header: Header, source, subject, resample_hz, repor
         raise DataError(source, f"subject {subject}: one row is not enough to find the sample rate")
     median_step = float(np.median(steps))
     rate = 1000.0 / median_step
+    if not rate <= MAX_RATE_HZ:  # inf too: rows a hair apart
+        raise DataError(source, f"subject {subject}: the timestamps give {rate:g} Hz, above {MAX_RATE_HZ:g} Hz: are "
+                        "they in milliseconds?", field=TIME)
     report.notes.append(
         f"{source} (subject {subject}): {rate:.2f} Hz from timestamps, "
         f"jitter {100 * float(np.std(steps) / median_step):.1f}%, "
@@ -199,7 +206,8 @@ def _recording(items, table, header: Header, source, subject, resample_hz, repor
 
 def _resample(times, samples, labels, targets, rate_hz):
     """Linear interpolation for signals, nearest sample for labels, onto a uniform grid."""
-    grid = np.arange(times[0], times[-1] + 1e-9, 1000.0 / rate_hz)
+    step = 1000.0 / rate_hz
+    grid = times[0] + step * np.arange(int((times[-1] - times[0]) / step + 1e-6) + 1)  # exact at epoch-ms times too
     new_samples = np.stack([np.interp(grid, times, samples[:, c]) for c in range(samples.shape[1])], axis=1)
     nearest = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
     nearest -= (grid - times[nearest - 1]) < (times[nearest] - grid)

@@ -102,16 +102,17 @@ def load_recordings(config: DataConfig) -> tuple[list[Recording], LoadReport]:
         return load_csv_folder(
             path, skip_bad_rows=config.skip_bad_rows, target_column=config.target_column, resample_hz=config.resample_hz
         )
+    given = [name for name in ("skip_bad_rows", "target_column", "resample_hz") if getattr(config, name)]
+    if given:
+        raise DataError(str(path), f"{given} read CSV data only, and the format is {config.format}")
     return FORMATS[config.format](path)
 
 
-def prepare(
-    config: DataConfig, contract: Contract | None = None, loaded: tuple[list[Recording], LoadReport] | None = None
-) -> Prepared:
-    """Load (unless `loaded` by `load_recordings` already), window, split by subject, and fit normalisation
-    on the training windows only.
-
-    Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
+def usable_recordings(
+    config: DataConfig, loaded: tuple[list[Recording], LoadReport] | None = None
+) -> tuple[list[Recording], LoadReport]:
+    """The recordings as every stage reads them (unless `loaded` by `load_recordings` already): with their
+    derived target, the units declared and checked, the channels chosen, and one sample rate."""
     recordings, report = loaded or load_recordings(config)
     if config.target is not None:
         recordings = with_target(recordings, config.target)
@@ -125,6 +126,18 @@ def prepare(
         raise DataError(
             str(config.path), f"recordings have different sample rates {rates} Hz; set resample_hz to one rate"
         )
+    return recordings, report
+
+
+def prepare(
+    config: DataConfig, contract: Contract | None = None, loaded: tuple[list[Recording], LoadReport] | None = None
+) -> Prepared:
+    """Load (unless `loaded` by `load_recordings` already), window, split by subject, and fit normalisation
+    on the training windows only.
+
+    Given the contract of a trained model, its normalisation is used instead (and must fit the data)."""
+    recordings, report = usable_recordings(config, loaded)
+    rates = sorted({round(r.sample_rate_hz, 1) for r in recordings})
     rate = float(np.median([r.sample_rate_hz for r in recordings]))
     window, stride = length(config.window, "window", rate), length(config.stride, "stride", rate)
     target_name = config.target or config.target_column
@@ -183,9 +196,17 @@ def _check_fits(contract: Contract, fitted: Contract, source: str) -> None:
         if getattr(contract, name) != getattr(fitted, name):
             raise DataError(source, f"the model's contract has {name}={getattr(contract, name)}, "
                             f"the data gives {getattr(fitted, name)}")
+    check_rate(contract.sample_rate_hz, fitted.sample_rate_hz, source)
     problem = unit_mismatch(dict(zip(fitted.channels, fitted.units)), contract.channels, contract.units)
     if problem:
         raise DataError(source, problem)
+
+
+def check_rate(model_hz: float, data_hz: float, source: str) -> None:
+    """A model's windows are so many samples: data at another rate (beyond 1%) is other motion to it."""
+    if abs(data_hz - model_hz) > 0.01 * model_hz:
+        raise DataError(source, f"the data's sample rate is {data_hz:g} Hz and the model's {model_hz:g} Hz; "
+                        "resample the data to the model's rate (--resample-hz)")
 
 
 def fine_motion_channels(names: list[str], channels: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from device_runtime.model_file import read_small_text
 from train.data.recording import UNLABELLED, DataError, LoadReport, Recording, finite_float32
 
 EMBEDDED_HAPT = Path(__file__).resolve().parents[2] / "data" / "uci-hapt.tar.xz"
@@ -96,7 +97,10 @@ def _verify_archive(path: Path) -> None:
     sums = path.with_name(path.name + ".sha256")
     if not sums.exists():
         return
-    expected = sums.read_text().split()[0]
+    words = read_small_text(sums).split()
+    if not words or len(words[0]) != 64:
+        raise DataError(str(sums), "not a SHA-256 checksum file (64 hex digits, then the file name)")
+    expected = words[0]
     actual = hashlib.sha256(path.read_bytes()).hexdigest()
     if actual != expected:
         raise DataError(str(path), f"SHA-256 is {actual}, expected {expected} from {sums.name}; the copy is damaged")

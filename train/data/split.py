@@ -15,7 +15,7 @@ SPLITS = ("train", "validation", "test")
 
 
 def subject_key(subject: str) -> tuple[int, str]:
-    """Numbers in numeric order ("2" before "10"), names alphabetically."""
+    """Shorter first, then alphabetically: numbers in numeric order ("2" before "10"), names by length too."""
     return len(subject), subject
 
 
@@ -29,7 +29,9 @@ def split_subjects(subjects: list[str], config: DataConfig, recorded: set[str] |
     rng = np.random.default_rng(config.seed)
     test = config.test_subjects
     if test is None:
-        test = list(hapt.UCI_HAR_TEST_SUBJECTS) if config.format == "hapt" else _pick(everyone, 0.2, rng)
+        named = config.validation_subjects or []  # a subject named for validation is never drawn for test
+        test = list(hapt.UCI_HAR_TEST_SUBJECTS) if config.format == "hapt" else \
+            _pick([s for s in everyone if s not in named], 0.2, rng)
     rest = [s for s in everyone if s not in test]
     validation = config.validation_subjects
     if validation is None:
@@ -113,5 +115,8 @@ def class_mapping(config: DataConfig, recordings: list[Recording], regression: b
     for name in sources:
         if name not in found and not (regression or absent_ok):
             raise DataError(_source(config), f"class '{name}' (--classes) not in the labels found: {found}")
+    unknown = sorted(set(config.rename) - set(found) - set(sources))
+    if unknown and not (regression or absent_ok):
+        raise DataError(_source(config), f"[data] rename names {unknown}, not among the labels found: {found}")
     mapping = {s: config.rename.get(s, s) for s in sources}
     return mapping, list(dict.fromkeys(mapping.values()))
