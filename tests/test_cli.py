@@ -9,7 +9,10 @@ from har import main
 
 def test_help_lists_the_stages():
     result = subprocess.run([sys.executable, str(REPO / "har.py"), "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "data" in result.stdout
+    listed = [line.split()[0] for line in result.stdout.split("COMMAND\n", 2)[-1].split("options:")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert result.returncode == 0 and listed == ["data", "train", "tune", "evaluate", "evaluate-stream", "record",
+                                                 "convert", "firmware", "search", "bench"], listed
 
 
 def test_data_summary_on_a_csv_folder(tmp_path, capsys):

@@ -155,7 +155,8 @@ def test_every_family_converts_to_int8_that_tflm_runs(tmp_path, family):
 
 
 def test_har_evaluate_on_the_tflite_matches_the_conversion_report(converted, tmp_path, capsys):
-    """The device runtime's interpreter path and the converter's validation score the same model alike."""
+    """`har evaluate MODEL.tflite` prepares the test windows again from the contract stored in the model: they
+    are the very windows the converter validated on (both score them with the runtime's Classifier)."""
     from har import main
 
     _, out, report = converted

@@ -277,15 +277,24 @@ def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_mo
     assert all(p["confidence"] >= 0.3333 and p["window_confidence"] >= 1 / 6 for p in predictions), "never 0.0 any more"
 
 
-def test_batch_predict_equals_one_window_at_a_time(tiny_model):
+def test_batch_predict_equals_one_window_at_a_time_and_another_interpreter(tiny_model):
+    """The runtime's probabilities, batched or one window at a time, are TFLM's int8 outputs dequantised
+    (within one output step: LiteRT's and TFLM's kernels may round an output differently)."""
+    from convert.tflm_probe import run_tflm
     from device_runtime.contract import load_contract
     from device_runtime.interpreter import Classifier
 
-    classifier = Classifier(tiny_model, load_contract(tiny_model))
+    contract = load_contract(tiny_model)
+    classifier = Classifier(tiny_model, contract)
     windows = np.random.default_rng(0).normal(size=(3, 128, 6)).astype(np.float32)
     inputs = np.array([classifier.model_input(w) for w in windows])
     probabilities = classifier.predict(inputs)
     assert probabilities.shape == (3, 6) and probabilities.dtype == np.float32
     np.testing.assert_array_equal(probabilities, [classifier(w)[0] for w in windows])
+    outputs, _, why = run_tflm(tiny_model, inputs, 1 << 20)
+    assert outputs is not None, why
+    q = contract.quantization
+    expected = (outputs.reshape(3, 6).astype(np.float32) - q["output_zero_point"]) * q["output_scale"]
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1.01 * q["output_scale"])
     with pytest.raises(ValueError, match="the model takes"):
         classifier.predict(inputs[:, :64])

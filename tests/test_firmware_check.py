@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from device_runtime.line_parser import MAX_LINE_BYTES
 from firmware_gen.cli import DEFAULT_TFLM, tflm_root
@@ -30,10 +31,7 @@ def har(*args, cwd, env=None):
 
 def needs_toolchain():
     missing = [t for t in TOOLS if not shutil.which(t)] + ([] if TFLM.is_dir() else [f"{TFLM} (or TFLM_ROOT)"])
-    if missing and os.environ.get("CI"):
-        pytest.fail(f"missing {missing}: .ci/run installs the packages and needs the tree")
-    if missing:
-        pytest.skip(f"missing {missing}")
+    require(not missing, f"{missing}: .ci/run installs the packages and needs the tree")
 
 
 def test_no_tflm_tree_is_a_clear_error_naming_both_places(tmp_path, monkeypatch):

@@ -227,6 +227,7 @@ def test_a_conversion_stopped_by_sigterm_leaves_no_staging_folder(tmp_path, trai
     while not list(tmp_path.glob(".m.tflite.staging.*")) and time.time() < deadline and worker.poll() is None:
         time.sleep(0.02)
     assert worker.poll() is None, "the conversion ended before it could be stopped"
+    assert list(tmp_path.glob(".m.tflite.staging.*")), "no staging folder was made within 120 s"
     worker.send_signal(signal.SIGTERM)
     err = worker.communicate(timeout=120)[1]
     assert worker.returncode == 130 and "interrupted" in err and "Traceback" not in err

@@ -33,7 +33,8 @@ def test_a_hostile_line_is_skipped_and_counted(in_process, baseline, line, where
     status, predictions, summary, err = in_process(b"".join(clean[:at] + [line + b"\n"] + clean[at:]))
     assert status == 0 and same_as_baseline(predictions, baseline)
     assert sum(summary["skipped"].values()) == 1 and summary["samples"] == ROWS
-    assert "skipped" in err  # the first lines of each reason are logged, so a wrong layout is visible
+    line_number = at + 1
+    assert f"line {line_number} skipped (" in err  # the first lines of each reason are logged: a wrong layout shows
 
 
 VALUES = {"1e308": "1e308", "beyond float32": "3.5e38", "beyond a sensor": "-2e6"}
@@ -80,17 +81,18 @@ def test_no_sample_at_all_is_survived_and_explained(in_process):
 
 # --- item 8: options, files and outputs refused with a message ------------------------------------------
 
-BAD_OPTIONS = {
-    "votes 0": (["--votes", "0"], "votes"),
-    "ema-alpha 0": (["--smoothing", "ema", "--ema-alpha", "0"], "alpha"),
-    "ema-alpha inf": (["--smoothing", "ema", "--ema-alpha", "inf"], "--ema-alpha"),
-    "hysteresis nan": (["--smoothing", "ema", "--hysteresis", "nan"], "--hysteresis"),
-    "threads 0": (["--threads", "0"], "--threads"),
-    "max-gap-ms 0": (["--max-gap-ms", "0"], "--max-gap-ms"),
-    "baud -1": (["--baud", "-1"], "--baud"),
-    "baud beyond a C int": (["--baud", "99999999999"], "--baud"),
-    "columns lack channels": (["--columns", "timestamp_ms,a,b"], "--columns"),
-    "columns repeat a channel": (["--columns", "acc_x,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"], "--columns"),
+BAD_OPTIONS = {  # the error line itself: argparse's usage text names every option, whatever was refused
+    "votes 0": (["--votes", "0"], "--smoothing vote: votes must be a whole number of windows in 1-1000, not 0"),
+    "ema-alpha 0": (["--smoothing", "ema", "--ema-alpha", "0"], "--smoothing ema: EMA alpha must be a number in (0, 1], not 0.0"),
+    "ema-alpha inf": (["--smoothing", "ema", "--ema-alpha", "inf"], "argument --ema-alpha: 'inf' is not a finite number"),
+    "hysteresis nan": (["--smoothing", "ema", "--hysteresis", "nan"], "argument --hysteresis: 'nan' is not a finite number"),
+    "threads 0": (["--threads", "0"], "argument --threads: 0 is out of range; give a value in (0, 64]"),
+    "max-gap-ms 0": (["--max-gap-ms", "0"], "argument --max-gap-ms: 0 is out of range; give a value in (0, 1e+09]"),
+    "baud -1": (["--baud", "-1"], "argument --baud: -1 is out of range; give a value in (0, 1e+08]"),
+    "baud beyond a C int": (["--baud", "99999999999"], "argument --baud: 99999999999 is out of range; give a value in (0, 1e+08]"),
+    "columns lack channels": (["--columns", "timestamp_ms,a,b"], "--columns: the columns ['timestamp_ms', 'a', 'b'] lack"),
+    "columns repeat a channel": (["--columns", "acc_x,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"],
+                                 "--columns: the columns name ['acc_x'] more than once"),
 }
 
 

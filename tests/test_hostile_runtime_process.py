@@ -11,7 +11,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, require
 
 from device_runtime.contract import contract_from_model, sidecar_path
 from hostile_runtime import (  # noqa: F401 (fixtures are used as arguments)
@@ -271,13 +271,12 @@ def test_the_service_unit_is_hardened_and_does_not_loop_on_a_refusal(tmp_path):
 
     args = build_parser().parse_args(command[command.index("device_runtime") + 1 :])  # the CLI accepts it
     assert args.output.startswith("/var/log/har/")
-    if not shutil.which("systemd-analyze"):
-        pytest.skip("systemd-analyze is not installed: the exposure figure is not measured")
+    require(shutil.which("systemd-analyze") is not None, "systemd-analyze: the exposure figure is not measured")
     copy = tmp_path / "har-classifier.service"
     shutil.copyfile(UNIT, copy)
     result = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(copy)], capture_output=True, text=True)
-    if "Overall exposure level" not in result.stdout:
-        pytest.skip(f"this systemd-analyze cannot rate a unit file offline: {result.stderr.strip()[:200]}")
+    require("Overall exposure level" in result.stdout,
+            f"a systemd-analyze that rates a unit file offline: {result.stderr.strip()[:200]}")
     exposure = float(result.stdout.split("Overall exposure level for har-classifier.service:")[1].split()[0])
     assert exposure <= 2.0, result.stdout
 

@@ -16,7 +16,8 @@ from hostile_support import har, only_changes  # noqa: F401 (har: a fixture)
 
 def _crafted_study(runs, settings, trials: list[dict]):
     """RUNS/search-x/study.db with finished trials carrying `trials`' user attributes as given."""
-    optuna = pytest.importorskip("optuna")
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder = runs / "search-x"
     folder.mkdir(parents=True)

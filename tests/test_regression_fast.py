@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import require
 
 from device_runtime import preprocess
 from device_runtime.contract import Contract, ContractError
@@ -96,8 +97,8 @@ def test_median_resists_one_outlier_window():
         make_value_smoother("vote")
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_c_and_python_de_normalise_every_int8_output_bit_for_bit(tmp_path):
+    require(shutil.which("gcc") is not None, "gcc")
     contract = regression_contract()
     values = contract_values(contract) | {"prefix": "har", "PREFIX": "HAR", "source": "test", "arena_measured": "1",
                                           "arena": "16", "margin_percent": "25", "margin_bytes": "1024",
