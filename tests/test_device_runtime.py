@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO, PtySensor
+from runtime_reference import expected_windows, hapt_test_recording, reference_classes
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -201,34 +202,11 @@ def test_help_and_a_replay_import_no_tensorflow(tiny_model, tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
-def hapt_test_recording(samples=3000):
-    from train.data.hapt import EMBEDDED_HAPT
-    from train.data.hapt import load_hapt
-
-    recording = next(r for r in load_hapt(EMBEDDED_HAPT)[0] if r.subject == "2")
-    start = int(np.flatnonzero(recording.labels >= 0)[0])
-    return recording.samples[start : start + samples]
-
-
-def reference_classes(model_path, contract, rows, predictions):
-    """The training pipeline's own classes for the windows the runtime reported (matched by timestamps)."""
-    from device_runtime.interpreter import Classifier
-    from train.evaluate_tflite import model_input
-    c = contract
-    times = rows[:, 0]
-    windows = []
-    for p in predictions:
-        idx = np.flatnonzero((times >= p["start_ms"]) & (times <= p["t_ms"]))
-        assert len(idx) == contract.window, p
-        windows.append(rows[idx, 1:])
-    raw = Classifier(model_path, contract).predict(model_input(c.normalise(np.array(windows)), contract.quantization))
-    return [contract.class_names[k] for k in raw.argmax(axis=1)]
-
-
 @pytest.mark.slow
 def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_model, tmp_path):
     """A simulated sensor writes a real HAPT test recording (timestamps at 50 Hz, sent 10x faster), with
-    garbage lines and an unplug in the middle; the runtime's window classes equal the pipeline's."""
+    garbage lines and an unplug in the middle; the runtime classifies exactly the windows the row numbers
+    give (restarting after the unplug), and each as the training pipeline's preprocessing and model do."""
     from device_runtime.contract import load_contract
 
     model = int8_model[1]
@@ -272,7 +250,9 @@ def test_end_to_end_over_a_pseudo_terminal_with_garbage_and_a_disconnect(int8_mo
     # 1500 samples before the unplug, 1450 after it (the window restarts): one every 64 once 128 are in
     assert len(predictions) == (1500 - 128) // 64 + 1 + (1450 - 128) // 64 + 1, (len(predictions), summary)
     kept = rows[[i for i in range(len(rows)) if i not in lost]]
-    assert [p["window_class"] for p in predictions] == reference_classes(model, contract, kept, predictions)
+    times, windows = expected_windows(kept, contract, [(0, 1500), (1500, len(kept))])
+    assert [(p["start_ms"], p["t_ms"]) for p in predictions] == times
+    assert [p["window_class"] for p in predictions] == reference_classes(model, contract, windows)
     assert max(p["latency_ms"] for p in predictions) < 100
     assert all(p["confidence"] >= 0.3333 and p["window_confidence"] >= 1 / 6 for p in predictions), "never 0.0 any more"
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
-from test_device_runtime import hapt_test_recording, reference_classes
+from runtime_reference import expected_windows, hapt_test_recording, reference_classes
 
 
 @pytest.mark.parametrize("name, inputs", [("tiny_fine_model", 9), ("tiny_vertical_model", 11)])
@@ -28,5 +28,7 @@ def test_replay_of_a_model_with_extra_inputs_classifies_as_the_pipeline(name, in
     assert result.returncode == 0, result.stderr
     predictions = [json.loads(line) for line in result.stdout.splitlines()]
     assert contract.input_channels == inputs and len(predictions) == (3000 - 128) // 64 + 1
+    times, windows = expected_windows(rows, contract, [(0, len(rows))])
     classes = [p["window_class"] for p in predictions]
-    assert classes == reference_classes(model, contract, rows, predictions) and len(set(classes)) > 1
+    assert [(p["start_ms"], p["t_ms"]) for p in predictions] == times
+    assert classes == reference_classes(model, contract, windows) and len(set(classes)) > 1
