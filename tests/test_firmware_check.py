@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from arduino_example import run_arduino_example
 from conftest import require
 
 from device_runtime.line_parser import MAX_LINE_BYTES
@@ -81,21 +82,9 @@ def test_sensor_streamer_prints_the_models_channels_in_its_units(tiny_model, tmp
 @pytest.mark.slow
 def test_the_arduino_library_builds_and_runs_on_the_host(tiny_model, tmp_path):
     """The library layout (src/ + the example sketch) against the vendored tree and a stub Arduino core."""
-    from convert.flatbuffer import ops_of
-    from firmware_gen import tflm_build
-
     needs_toolchain()
     generate(tiny_model, tmp_path)
-    library = tmp_path / "arduino" / "HarClassifier"
-    (tmp_path / "run.cc").write_text('#include <Arduino.h>\n#include "HarClassifier.ino"\n'
-                                     "int main() { setup(); for (int i = 0; i < 200000; i++) loop(); return 0; }\n")
-    shutil.copy(library / "examples" / "HarClassifier" / "HarClassifier.ino", tmp_path)
-    sources = [*sorted((library / "src").glob("*.c*")), tmp_path / "run.cc"]
-    target = tflm_build.Target()
-    exe = tflm_build.build(library / "src", sources, tmp_path / "build", target, TFLM,
-                           ops_of(tiny_model.read_bytes()), (f"-I{STUBS}", f"-I{tmp_path}"))
-    lines = tflm_build.run([exe], cwd=tmp_path).splitlines()
-    results = [json.loads(line) for line in lines]
+    results = run_arduino_example(tiny_model, tmp_path, TFLM)
     # 200 s of samples at 50 Hz (one per 20 loop() calls): the first after 128 samples, then every 64
     assert len(results) == (200000 // 20 - 128) // 64 + 1 and {"class", "confidence"} <= set(results[0])
 
