@@ -12,6 +12,7 @@ import math
 import sys
 
 from device_runtime.contract import Contract, load_contract, sidecar_path
+from device_runtime.contract_checks import is_number
 from device_runtime.interpreter import Classifier
 from device_runtime.line_parser import (MAX_ABS_TIMESTAMP_MS, MAX_ABS_VALUE, TIMESTAMP, ColumnMap, split_unit,
                                         unit_mismatch)
@@ -67,7 +68,7 @@ def _positive(kind: type, limit: float):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not math.isfinite(value) or not 0 < value <= limit:
+        if not is_number(value) or not 0 < value <= limit:  # an integer of 400 digits too
             raise argparse.ArgumentTypeError(f"{text} is out of range; give a value in (0, {limit:g}]")
         return value
     return convert

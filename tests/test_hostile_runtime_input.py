@@ -90,6 +90,7 @@ BAD_OPTIONS = {  # the error line itself: argparse's usage text names every opti
     "max-gap-ms 0": (["--max-gap-ms", "0"], "argument --max-gap-ms: 0 is out of range; give a value in (0, 1e+09]"),
     "baud -1": (["--baud", "-1"], "argument --baud: -1 is out of range; give a value in (0, 1e+08]"),
     "baud beyond a C int": (["--baud", "99999999999"], "argument --baud: 99999999999 is out of range; give a value in (0, 1e+08]"),
+    "threads beyond any float": (["--threads", "1" + "0" * 400], "is out of range; give a value in (0, 64]"),  # OverflowError
     "columns lack channels": (["--columns", "timestamp_ms,a,b"], "--columns: the columns ['timestamp_ms', 'a', 'b'] lack"),
     "columns repeat a channel": (["--columns", "acc_x,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"],
                                  "--columns: the columns name ['acc_x'] more than once"),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device_runtime.contract_checks import is_number
 from device_runtime.files import atomic_write
 from device_runtime.model_file import read_small_text
 from train.data.dataset import prepare
@@ -129,7 +130,7 @@ def _usable(result) -> bool:
         values = [*figures(result).values(), result["windows"], *(f["accuracy"] for f in result["per_subject"].values())]
         return (all(isinstance(s, str) for s in result["subjects"]) and list(result["per_subject"]) == result["subjects"]
                 and isinstance(result["run"], str) and all(k in result for k in SCORE_KEYS) and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+                    is_number(v) for v in values)
                 and _finite_throughout(result))
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return False
