@@ -30,7 +30,8 @@ def register(stages) -> None:
                        "light: commands without TensorFlow; regression: trains and converts configs/cadence.toml, "
                        "--model unused; recipe: the cross-validated recipe choice, in --runs, where a recipe without runs keeps "
                        "the figures bench/results.json recorded if its command is unchanged; search-scaling: one small "
-                       "search by 1 and 2 worker processes), merge it into bench/results.json, rewrite BENCHMARKS.md")
+                       "search by 1 and 2 worker processes; learning-curve: the default's CV folds retrained on fewer subjects, "
+                       "in --runs), merge it into bench/results.json, rewrite BENCHMARKS.md")
     bench.add_argument("--model", default="model.tflite", help="the model --only measures (default model.tflite)")
     bench.add_argument("--runs", default="runs/bench", help="--only recipe: the folder of its har tune runs "
                        "(resumable; default runs/bench)")

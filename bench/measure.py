@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.report import SECTIONS, markdown
 
-RUNS_SECTIONS = ("recipe", "search")  # sections measured on a folder of runs (--runs), not on --model
+RUNS_SECTIONS = ("recipe", "search", "learning-curve")  # sections measured on a folder of runs (--runs), not on --model
 from bench.runtime import bench_invoke, bench_runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     module = importlib.import_module(SECTIONS[name])
     section = module.measure(runs, results.get("recipe")) if name == "recipe" else \
         module.measure(runs if name in RUNS_SECTIONS else model)
-    where = {"recipe": f" --runs {_shown(runs)}", "search": f" --runs {_shown(runs)}",
+    where = {**{section: f" --runs {_shown(runs)}" for section in RUNS_SECTIONS},
              "search-scaling": ""}.get(name, f" --model {_shown(model)}")
     section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))
@@ -195,7 +195,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     previous_path = REPO / "bench" / "results.json"
     previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     for name, module in SECTIONS.items():
-        if name == "search":  # it reads a search that takes hours: kept from `har bench --only search`
+        if name in ("search", "learning-curve"):  # hours of runs of their own: kept from `har bench --only NAME`
             results[name] = previous.get(name)
             continue
         measure = __import__(module, fromlist=["measure"]).measure
