@@ -30,9 +30,10 @@ def register(stages) -> None:
                        "light: commands without TensorFlow; regression: trains and converts configs/cadence.toml, "
                        "--model unused; recipe: the cross-validated recipe choice, in --runs, where a recipe without runs keeps "
                        "the figures bench/results.json recorded if its command is unchanged; search-scaling: one small "
-                       "search by 1 and 2 worker processes; learning-curve: the default's CV folds retrained on fewer subjects, "
+                       "search by 1 and 2 worker processes; learning-curve: the CV folds of the one-network recipe the "
+                       "default averages three of, retrained on fewer subjects, "
                        "in --runs), merge it into bench/results.json, rewrite BENCHMARKS.md")
     bench.add_argument("--model", default="model.tflite", help="the model --only measures (default model.tflite)")
-    bench.add_argument("--runs", default="runs/bench", help="--only recipe: the folder of its har tune runs "
-                       "(resumable; default runs/bench)")
+    bench.add_argument("--runs", default="runs/bench", help="--only recipe, search, learning-curve: the folder of their "
+                       "runs (resumable; default runs/bench)")
     bench.set_defaults(func=cmd_bench)

@@ -20,6 +20,7 @@ from bench.recipe_rules import paired_gain
 
 BASE = "vertical-gait-rotation60-postures15"  # its 9 fold-seed runs are the 14-subject side
 DRAWS = (100, 200, 300)  # numpy seeds of the draws: default_rng(DRAW + fold)
+PLANNED = 2  # the draws measured before the verdict was due; the third was added because they fell short
 LEFT_OUT = 3
 SEEDS = 3
 
@@ -63,10 +64,7 @@ def measure(runs: str | Path) -> dict:
                 row["draws"][str(draw)] = {"left_out": left_out, **score_split(run, "validation")}
                 print(f"learning curve: fold {fold}, seed {seed}, draw {draw} ({how})", file=sys.stderr, flush=True)
             pairs.append(row)
-    from train.config import load_config
-
-    adopted = load_config(REPO / "configs" / "default.toml")["data"].get("validation_subjects") == []
-    return {**summarise(pairs), "adopted": adopted}
+    return summarise(pairs)
 
 
 def summarise(pairs: list[dict]) -> dict:
@@ -82,10 +80,13 @@ def summarise(pairs: list[dict]) -> dict:
 
     base = side(lambda p: figures(p["base"]))
     draws = {d: side(lambda p, d=d: figures(p["draws"][d])) for d in pairs[0]["draws"]}
-    pooled = side(lambda p: tuple(statistics.mean(figures(s)[i] for s in p["draws"].values()) for i in (0, 1)))
-    for fewer in (*draws.values(), pooled):
+    def averaged(chosen: list[str]) -> dict:
+        return side(lambda p: tuple(statistics.mean(figures(p["draws"][d])[i] for d in chosen) for i in (0, 1)))
+
+    pooled, planned = averaged(list(draws)), averaged(list(draws)[:PLANNED])
+    for fewer in (*draws.values(), pooled, planned):
         fewer["gain"] = paired_gain(fewer, base)  # 14 subjects minus 11
-    return {"base": base, "draws": draws, "pooled": pooled,
+    return {"base": base, "draws": draws, "pooled": pooled, "planned": planned,
             "left_out": {d: {p["run"].split("-")[0]: p["draws"][d]["left_out"] for p in pairs} for d in draws}}
 
 
@@ -99,18 +100,36 @@ def markdown(results: dict) -> str:
         "## Training subjects (cross-validation only)", "",
         f"Each of the one-network default's 9 CV fold runs (3 folds × 3 seeds, 14 training subjects) retrained with "
         f"{LEFT_OUT} of its training subjects left out, scored on the same held-out subjects (float). Gain: the "
-        "paired (fold, seed) macro-F1 of 14 subjects minus 11, mean ± standard error. The final model's question "
-        "is 21 subjects against 18, where a learning curve is usually flatter.", "",
+        "paired (fold, seed) macro-F1 of 14 subjects minus 11, mean ± standard error.", "",
         "| training subjects per fold | CV macro-F1 | mean worst held-out subject | gain of 14 |",
         "|---|---|---|---|",
         *rows,
         f"| 11, the draws averaged per run | {pooled['macro_f1']:.4f} | {100 * pooled['worst_subject']:.1f}% "
         f"| **{mean:+.4f} ± {se:.4f}** |",
         f"| 14 | {base['macro_f1']:.4f} | {100 * base['worst_subject']:.1f}% | |", "",
-        f"The first two draws, measured first, each fell below the paired rule's bar (gain above twice its standard "
-        f"error); the third was added to decide. Over all three the gain is {mean / se:.1f} standard errors: "
-        + ("above seed noise: more subjects are worth it. " if mean > 2 * se else "within seed noise. ")
+        f"Why ask: the final model's validation subjects 5, 15 and 25 pick nothing (its weights are the last "
+        f"epoch's). The first {PLANNED} draws alone gave {_gain(results['planned'])}, "
+        + ("above" if _above(results["planned"]) else "below") + " the paired rule's bar (gain above twice its "
+        f"standard error), and a third draw was added; over all three the gain is {_gain(pooled)}, "
+        + ("above seed noise. " if _above(pooled) else "within seed noise. ")
+        + "Measured on one network, 11 against 14 subjects; the default (three networks) goes from 18 to 21. "
         + ("configs/default.toml trains on all 21 subjects outside the test split (`validation_subjects = []`)."
-           if results.get("adopted") else "Not yet in configs/default.toml: adopting it (`validation_subjects = []`) "
-           "retrains every default model of `make bench`." if mean > 2 * se else "Not adopted."),
+           if _adopted() else "configs/default.toml keeps the validation subjects out of training."),
     ])
+
+
+def _gain(figures: dict) -> str:
+    mean, se = figures["gain"]
+    return f"{mean:+.4f} ± {se:.4f} ({mean / se:.1f} standard errors)"
+
+
+def _above(figures: dict) -> bool:
+    mean, se = figures["gain"]
+    return mean > 2 * se
+
+
+def _adopted() -> bool:
+    """Whether configs/default.toml now trains on every subject outside the test split."""
+    from train.config import load_config
+
+    return load_config(REPO / "configs" / "default.toml")["data"].get("validation_subjects") == []

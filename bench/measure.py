@@ -42,13 +42,16 @@ def machine() -> str:
 
 
 def bench_data(repeats: int = 3) -> dict:
+    """Load and window HAPT as the default recipe does (its split: every subject outside the test split trains)."""
+    from train.config import load_config
     from train.data.dataset import DataConfig, prepare
     from train.data.posture import posture_angles
 
+    data = DataConfig.from_dict(load_config(CONFIG)["data"])
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        prepared = prepare(DataConfig())
+        prepared = prepare(data)
         seconds.append(time.perf_counter() - start)
     return {
         "load_and_window_seconds": statistics.median(seconds),
@@ -156,7 +159,7 @@ def measure_section(name: str, model: Path, runs: Path) -> int:
     module = importlib.import_module(SECTIONS[name])
     section = module.measure(runs, results.get("recipe")) if name == "recipe" else \
         module.measure(runs if name in RUNS_SECTIONS else model)
-    where = {**{section: f" --runs {_shown(runs)}" for section in RUNS_SECTIONS},
+    where = {**{folder_section: f" --runs {_shown(runs)}" for folder_section in RUNS_SECTIONS},
              "search-scaling": ""}.get(name, f" --model {_shown(model)}")
     section.update(command=f"har bench --only {name}{where}", machine=machine(),
                    date=time.strftime("%Y-%m-%d"))

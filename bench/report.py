@@ -36,9 +36,9 @@ def _header(results: dict) -> list[str]:
         "Everything below is measured by that command (a section measured since by `har bench --only` says so); "
         "rerun it to check. Protocol: the embedded UCI HAPT",
         "recordings, six daily activities, 128-sample windows (2.56 s at 50 Hz), stride 64, windows wholly",
-        "inside one labelled segment; UCI HAR's test users 2 4 9 10 12 13 18 20 24, validation users 5 15 25,",
-        "training on the other 18; normalisation fitted on the training windows. Each model is the one at the",
-        "end of its training (\"best epoch\" is the best validation epoch, for information); test subjects are",
+        "inside one labelled segment; UCI HAR's test users 2 4 9 10 12 13 18 20 24, training on the other 21",
+        "(`validation_subjects = []`, \"Training subjects\" below: no validation split, so \"best epoch\" is 0);",
+        "normalisation fitted on the training windows. Each model is the one at the end of its training; test subjects are",
         "scored once, at the end.",
         "",
         "## Data",

@@ -53,3 +53,33 @@ def test_a_candidate_is_paired_with_the_defaults_runs_from_its_own_machine():
     on_intel = {"machine": "Intel", "runs": runs, "earlier": {"machine": "AMD", "runs": runs}}
     assert same_machine(default, on_intel) == (default, on_intel)
     assert same_machine({"machine": "AMD", "runs": runs}, on_intel) == ({"machine": "AMD", "runs": runs}, on_intel["earlier"])
+
+
+def test_the_chosen_recipes_stale_finals_become_the_current_default_cnns(tmp_path):
+    """A changed default (another split, say) left final runs of the older one in tune-CHOSEN, which `har tune`
+    refuses as another recipe after hours of training: they are replaced by make bench's default CNNs of the
+    same seeds; a final run of the current recipe, or a default CNN of another, is left alone."""
+    import json
+
+    from train.config import load_config
+    from train.run_config import RunConfig
+
+    def run(folder: Path, seed: int, **data) -> Path:
+        config = load_config(REPO / "configs" / "default.toml")
+        config["train"]["seed"] = seed
+        config["data"].update(data)
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps(RunConfig.from_dict(config).to_dict()))
+        (folder / "training.json").write_text("{}")
+        return folder
+
+    tune = tmp_path / f"tune-{recipe.CHOSEN}"
+    run(tmp_path / "cnn-seed0", 0)
+    run(tmp_path / "cnn-seed1", 1)
+    run(tmp_path / "cnn-seed2", 2, test_subjects=["1"])  # not the current default: not copied
+    run(tune / "final-seed0", 0, validation_subjects=["5", "15", "25"])  # stale: replaced
+    (run(tune / "final-seed1", 1) / "mine").write_text("kept")  # current: left alone
+    recipe._finals_from_default(tmp_path, recipe.CHOSEN)
+    assert json.loads((tune / "final-seed0" / "config.json").read_text()) == \
+        json.loads((tmp_path / "cnn-seed0" / "config.json").read_text())
+    assert (tune / "final-seed1" / "mine").read_text() == "kept" and not (tune / "final-seed2").exists()

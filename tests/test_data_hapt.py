@@ -6,7 +6,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import SHARED_HAPT, write
+from conftest import REPO, SHARED_HAPT, write
 
 from train.data.dataset import DataConfig, prepare
 from train.data.hapt import EMBEDDED_HAPT, load_hapt
@@ -160,3 +160,15 @@ def test_empty_dataset(tmp_path):
     write(tmp_path / "RawData/labels.txt", "")
     with pytest.raises(DataError, match="empty dataset"):
         load_hapt(tmp_path)
+
+
+def test_the_default_recipe_trains_on_every_subject_outside_the_test_split():
+    """configs/default.toml keeps no validation split (its final weights are the last epoch's): the 21 subjects
+    outside UCI HAR's test users all train, and the test users stay out."""
+    from train.config import load_config
+    from train.data.split import split_subjects
+
+    data = DataConfig.from_dict(load_config(REPO / "configs" / "default.toml")["data"])
+    splits = split_subjects([str(s) for s in range(1, 31)], data)
+    assert splits["test"] == ["2", "4", "9", "10", "12", "13", "18", "20", "24"]
+    assert splits["validation"] == [] and len(splits["train"]) == 21 and not set(splits["train"]) & set(splits["test"])
