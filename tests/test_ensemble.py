@@ -81,3 +81,8 @@ def test_the_best_checkpoint_of_a_model_of_several_networks_is_refused_naming_th
     run = crafted_run(tmp_path / "run", **{"config.json": recipe})
     with pytest.raises(RunError, match="averages 2 networks.*members/seedS/checkpoints/best.keras"):
         check(run, "best")
+    no_validation = {**TINY_RUN, "data": {**TINY_RUN["data"], "validation_subjects": []},
+                     "model": {"family": "mlp", "members": 2}}
+    run = crafted_run(tmp_path / "default", **{"config.json": json.dumps(RunConfig.from_dict(no_validation).to_dict())})
+    with pytest.raises(RunError, match="trained without validation subjects .* so it has no best epoch"):
+        check(run, "best")  # as the default recipe is: its networks have no best checkpoint either

@@ -192,12 +192,12 @@ def check(run: Path, checkpoint: str = "final") -> tuple[RunConfig, Contract, Pa
     if checkpoint not in CHECKPOINTS:
         raise RunError(f"--checkpoint {checkpoint!r}: choose one of {list(CHECKPOINTS)}")
     config, contract = read_config(run), Contract.read(run / "contract.json")
+    if checkpoint == "best" and config.data.validation_subjects == []:  # first: nor have its networks
+        raise RunError(f"{run}: trained without validation subjects ([data] validation_subjects = []), so it has "
+                       "no best epoch; its model is model.keras (--checkpoint final)")
     if checkpoint == "best" and config.members > 1:
         raise RunError(f"{run}: averages {config.members} networks, each its own run with its own best checkpoint "
                        f"({run / MEMBERS}/seedS/checkpoints/best.keras); the run itself has only model.keras")
-    if checkpoint == "best" and config.data.validation_subjects == []:
-        raise RunError(f"{run}: trained without validation subjects ([data] validation_subjects = []), so it has "
-                       "no best epoch; its model is model.keras (--checkpoint final)")
     check_keras_file(run / CHECKPOINTS[checkpoint])
     return config, contract, run / CHECKPOINTS[checkpoint]
 
