@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.report import SECTIONS, markdown
 
 RUNS_SECTIONS = ("recipe", "search", "learning-curve")  # sections measured on a folder of runs (--runs), not on --model
+KEPT_SECTIONS = ("search", "learning-curve")  # hours of runs of their own: make bench keeps `har bench --only NAME`'s
 from bench.runtime import bench_invoke, bench_runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,11 +44,10 @@ def machine() -> str:
 
 def bench_data(repeats: int = 3) -> dict:
     """Load and window HAPT as the default recipe does (its split: every subject outside the test split trains)."""
-    from train.config import load_config
-    from train.data.dataset import DataConfig, prepare
+    from train.data.dataset import prepare
     from train.data.posture import posture_angles
 
-    data = DataConfig.from_dict(load_config(CONFIG)["data"])
+    data = bench_recipe("cnn", 0).data
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -61,28 +61,36 @@ def bench_data(repeats: int = 3) -> dict:
     }
 
 
+def bench_recipe(family: str, seed: int, quick: bool = False):
+    """The RunConfig of the bench's `{family}-seed{seed}` run: configs/default.toml, another family with that
+    family's defaults (train/models.py) and one model each, since the families compare architectures."""
+    from train.config import load_config
+    from train.run_config import RunConfig
+
+    config = load_config(CONFIG)
+    if family != config["model"].get("family"):
+        config["model"] = {"family": family}
+        config["train"]["distill"] = 0
+    config["train"]["seed"] = seed
+    if quick:
+        config["train"]["epochs"] = 2
+    return RunConfig.from_dict(config)
+
+
 def bench_training(seeds: int, quick: bool, runs: Path) -> list[dict]:
     """Train, evaluate and convert (int8, validated on LiteRT and TFLM) every family; the CNN over seeds."""
     from convert.pipeline import convert_run
-    from train.config import load_config
     from train.evaluate import evaluate_run
-    from train.fit import RunConfig, train_run
+    from train.fit import train_run
     from train.models import keras
     from train.run import is_finished, same_recipe, training_summary
 
     plan = [("cnn", s) for s in range(seeds)] + [("mlp", 0), ("lstm", 0), ("convlstm", 0)]
     results = []
     for family, seed in plan:
-        config = load_config(CONFIG)
-        if family != config["model"].get("family"):
-            config["model"] = {"family": family}  # that family's defaults (train/models.py)
-            config["train"]["distill"] = 0  # one model each: the families compare architectures
-        config["train"]["seed"] = seed
-        if quick:
-            config["train"]["epochs"] = 2
         keras.backend.clear_session()
         name = f"{family}-seed{seed}"
-        recipe = RunConfig.from_dict(config)
+        recipe = bench_recipe(family, seed, quick)
         if is_finished(runs / name) and same_recipe(runs / name, recipe):
             print(f"bench: {name} is a finished run of this recipe; reused", flush=True)
             run = runs / name
@@ -198,7 +206,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     previous_path = REPO / "bench" / "results.json"
     previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     for name, module in SECTIONS.items():
-        if name in ("search", "learning-curve"):  # hours of runs of their own: kept from `har bench --only NAME`
+        if name in KEPT_SECTIONS:
             results[name] = previous.get(name)
             continue
         measure = __import__(module, fromlist=["measure"]).measure

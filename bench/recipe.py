@@ -77,15 +77,12 @@ def _finals_from_default(runs: Path, name: str) -> None:
     replaced by a copy of the current one instead of being refused as another recipe."""
     import shutil
 
-    from train.config import load_config
+    from bench.measure import bench_recipe
     from train.run import is_finished, same_recipe
-    from train.run_config import RunConfig
 
     for seed in range(SEEDS):
-        config = load_config(REPO / "configs" / "default.toml")
-        config["train"]["seed"] = seed
         default, final = runs / f"cnn-seed{seed}", runs / f"tune-{name}" / f"final-seed{seed}"
-        current = RunConfig.from_dict(config)
+        current = bench_recipe("cnn", seed)
         if not (is_finished(default) and same_recipe(default, current)) or same_recipe(final, current):
             continue
         if final.exists():

@@ -173,8 +173,8 @@ def _posture(posture: dict | None) -> list[str]:
             "| split | median | least | per subject (degrees) |", "|---|---|---|---|", *rows, ""]
 
 
-SECTIONS = {"recipe": "bench.recipe", "learning-curve": "bench.learning_curve", "mcu": "bench.mcu", "light": "bench.light", "regression": "bench.regression",
-            "search": "bench.search", "search-scaling": "bench.search_scaling"}
+SECTIONS = {"recipe": "bench.recipe", "learning-curve": "bench.learning_curve", "mcu": "bench.mcu", "light": "bench.light",
+            "regression": "bench.regression", "search": "bench.search", "search-scaling": "bench.search_scaling"}
 
 
 def _sections(results: dict) -> list[str]:
